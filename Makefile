@@ -1,0 +1,50 @@
+# driftloop: `make demo` runs the loop on the embedded stack, `make test` runs every test.
+# Both set up everything they need on a fresh machine (virtualenv, packages, Redis server).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export PYTHONHASHSEED := 0
+# torch runs single-threaded: on small machines its thread pool fights the event loop.
+export OMP_NUM_THREADS := 1
+
+.PHONY: help install redis lint test test-unit test-integration demo bench broker clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first, pinned: 2.13.0 is the CPU build; any other version pulls GBs of CUDA wheels.
+	$(BIN)/pip install --quiet 'torch==2.13.0'
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create the virtualenv and install driftloop with every extra
+
+redis: ## Make sure a redis-server binary exists (the tests start their own when none runs)
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing redis-server (Debian package)"; \
+	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server) >/dev/null \
+	  || { echo "could not install redis-server: install it, or set DRIFTLOOP_TEST_REDIS_URL"; exit 1; }; }
+
+lint: install ## ruff and mypy
+	$(BIN)/ruff check services tests bench feature_repo
+	$(BIN)/mypy
+
+test: install redis lint ## Lint, then every test against a real broker and Redis
+	$(BIN)/pytest -q -p no:cacheprovider
+
+demo: install ## Run the main job on the embedded stack
+	$(BIN)/driftloop demo
+
+bench: install redis ## Benchmarks: print the numbers recorded in the README
+	$(BIN)/python -m bench
+
+broker: install ## Run the embedded Kafka-compatible broker on 127.0.0.1:9092
+	$(BIN)/driftloop broker
+
+clean: ## Remove the virtualenv and local state
+	rm -rf $(VENV) .driftloop .pytest_cache .mypy_cache .ruff_cache

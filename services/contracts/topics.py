@@ -1,0 +1,93 @@
+"""Topic names and what each carries (DESIGN.md's topic table, in one place).
+
+Every service builds its topic names from one ``Topics`` so a deployment (or a test) can put
+all of them under a prefix without touching code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic's base name, its key, and the full name of its value schema (None: raw bytes)."""
+
+    base: str
+    key: str
+    schema: str | None
+    doc: str
+
+
+#: The topics of the loop. ``schema=None`` marks events.raw: applications' own JSON or Avro.
+#: events.valid's schema is the domain's event schema, filled in by ``Topics``.
+CATALOG: tuple[Topic, ...] = (
+    Topic("events.raw", "event id", None, "raw JSON or Avro events from applications"),
+    Topic("events.valid", "entity id", "<domain>", "validated domain events"),
+    Topic("events.deadletter", "event id or none", "driftloop.ops.DeadLetter", "rejected input"),
+    Topic("predictions", "event id", "driftloop.models.Prediction", "scores, features as scored"),
+    Topic("labels", "event id", "driftloop.models.Label", "ground truth from analysts"),
+    Topic("label.requests", "event id", "driftloop.models.LabelRequest", "asks for labels"),
+    Topic("drift.signals", "detector", "driftloop.monitoring.DriftSignal", "drift detections"),
+    Topic("retrain.requests", "model name", "driftloop.monitoring.RetrainRequest", "retrain asks"),
+    Topic("models.lifecycle", "model name", "driftloop.models.ModelLifecycle", "model changes"),
+)
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Concrete topic names under an optional prefix, with the domain's event schema."""
+
+    prefix: str = ""
+    event_schema: str = "driftloop.cards.CardTransaction"
+    catalog: tuple[Topic, ...] = field(default=CATALOG)
+
+    def name(self, base: str) -> str:
+        if base not in {t.base for t in self.catalog}:
+            raise KeyError(f"unknown topic {base!r}")
+        return f"{self.prefix}{base}"
+
+    def schema_for(self, base: str) -> str | None:
+        for topic in self.catalog:
+            if topic.base == base:
+                return self.event_schema if topic.schema == "<domain>" else topic.schema
+        raise KeyError(f"unknown topic {base!r}")
+
+    def all_names(self) -> list[str]:
+        return [self.name(t.base) for t in self.catalog]
+
+    # The names services use most, spelled as attributes for readability at call sites.
+    @property
+    def raw(self) -> str:
+        return self.name("events.raw")
+
+    @property
+    def valid(self) -> str:
+        return self.name("events.valid")
+
+    @property
+    def deadletter(self) -> str:
+        return self.name("events.deadletter")
+
+    @property
+    def predictions(self) -> str:
+        return self.name("predictions")
+
+    @property
+    def labels(self) -> str:
+        return self.name("labels")
+
+    @property
+    def label_requests(self) -> str:
+        return self.name("label.requests")
+
+    @property
+    def drift_signals(self) -> str:
+        return self.name("drift.signals")
+
+    @property
+    def retrain_requests(self) -> str:
+        return self.name("retrain.requests")
+
+    @property
+    def lifecycle(self) -> str:
+        return self.name("models.lifecycle")

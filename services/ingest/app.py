@@ -1,0 +1,161 @@
+"""Ingest wiring: topics, the events.raw batch loop, the HTTP API, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+
+import orjson
+from aiokafka import ConsumerRecord
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import Response
+from opentelemetry import trace
+
+from services.contracts import AvroCodec, RecordValidator, load_schemas
+from services.contracts.schema_registry import registry_for
+from services.ingest.event_checker import EventChecker
+from services.ingest.event_router import EventRouter, Source
+from services.ingest.settings import IngestSettings
+from services.messaging import (
+    BatchLoop,
+    DeadLetterer,
+    KafkaClients,
+    Outbound,
+    Publisher,
+    ensure_topics,
+    wait_for_broker,
+)
+from services.runtime import Health, health_app, run_until_stopped, serve_http
+from services.runtime.service import configure_logging
+from services.telemetry import ServiceMetrics, setup_tracing
+
+log = logging.getLogger("driftloop.ingest")
+SERVICE = "ingest"
+
+
+class Ingest:
+    """Everything the ingest process holds, built from settings; no I/O until ``run``."""
+
+    def __init__(self, settings: IngestSettings) -> None:
+        self.settings = settings
+        self.topics = settings.topics()
+        domain = settings.load_domain()
+        schemas = load_schemas()
+        self.codec = AvroCodec(schemas, registry_for(settings.schema_registry_url, schemas))
+        self.checker = EventChecker(
+            self.codec, RecordValidator(schemas[domain.event_schema]), domain,
+            settings.ingest_max_event_bytes, settings.ingest_max_json_depth)
+        self.dead_letters = DeadLetterer(self.codec, self.topics.deadletter, SERVICE)
+        self.router = EventRouter(self.codec, domain.event_schema, self.topics.valid,
+                                  self.dead_letters, trace.get_tracer(SERVICE))
+        self.clients = KafkaClients(settings.kafka_bootstrap, client_id=SERVICE)
+        self.health = Health(waiting_for={"broker", "topics"})
+        self.metrics = ServiceMetrics(SERVICE)
+        self.events = self.metrics.counter(
+            "events_total", "Events processed, by outcome and source.", ("outcome", "source"))
+        self.batch_seconds = self.metrics.histogram(
+            "batch_seconds", "Time to validate, publish and acknowledge one batch.", ("source",))
+        self.publisher: Publisher | None = None
+
+    # -- pure-ish processing, shared by both entry points ------------------------------------
+    def _count(self, results: Sequence[dict[str, object]], source: str) -> None:
+        accepted = sum(1 for r in results if r["accepted"])
+        self.events.labels("valid", source).inc(accepted)
+        self.events.labels("deadletter", source).inc(len(results) - accepted)
+
+    def handle_raw(self, records: Sequence[ConsumerRecord]) -> list[Outbound]:
+        now_ms = int(time.time() * 1000)
+        outputs = []
+        results = []
+        for record in records:
+            checked = self.checker.check_message(record.value, now_ms)
+            out, result = self.router.route(
+                checked, Source(record.topic, record.partition, record.offset))
+            outputs.append(out)
+            results.append(result)
+        self._count(results, "kafka")
+        return outputs
+
+    def handle_body(self, body: bytes) -> tuple[list[Outbound], list[dict[str, object]]]:
+        now_ms = int(time.time() * 1000)
+        outputs, results = [], []
+        http = Source("http")
+        for checked in self.checker.check_body(body, now_ms):
+            out, result = self.router.route(checked, http)
+            outputs.append(out)
+            results.append(result)
+        return outputs, results
+
+    # -- HTTP --------------------------------------------------------------------------------
+    def http_app(self) -> FastAPI:
+        app = health_app(SERVICE, self.health, self.metrics.registry)
+        limits = self.settings
+
+        @app.post("/events", tags=["ingest"])
+        async def post_events(request: Request) -> Response:
+            """Publish a batch: a JSON array of events or NDJSON. Replies per event."""
+            declared = request.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > limits.ingest_max_body_bytes:
+                raise HTTPException(413, f"body over {limits.ingest_max_body_bytes} bytes")
+            chunks, size = [], 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limits.ingest_max_body_bytes:
+                    raise HTTPException(413, f"body over {limits.ingest_max_body_bytes} bytes")
+                chunks.append(chunk)
+            started = time.perf_counter()
+            outputs, results = self.handle_body(b"".join(chunks))
+            if len(results) > limits.ingest_max_batch_events:
+                raise HTTPException(
+                    413, f"{len(results)} events; at most {limits.ingest_max_batch_events}")
+            if self.publisher is None:
+                raise HTTPException(503, "not connected to Kafka yet")
+            try:
+                await asyncio.wait_for(self.publisher.publish_until_acked(outputs),
+                                       limits.ingest_publish_timeout_s)
+            except TimeoutError:
+                raise HTTPException(503, "Kafka did not acknowledge in time; retry") from None
+            self._count(results, "http")
+            self.batch_seconds.labels("http").observe(time.perf_counter() - started)
+            accepted = sum(1 for r in results if r["accepted"])
+            body = {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
+            return Response(orjson.dumps(body), media_type="application/json")
+
+        return app
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def run(self, stopping: asyncio.Event) -> None:
+        http = asyncio.create_task(serve_http(
+            self.http_app(), self.settings.http_host, self.settings.ingest_port, stopping))
+        await wait_for_broker(self.settings.kafka_bootstrap, timeout_s=120)
+        self.health.done("broker")
+        await ensure_topics(self.settings.kafka_bootstrap, self.topics.all_names(),
+                            self.settings.topic_partitions)
+        self.health.done("topics")
+        producer = self.clients.producer()
+        consumer = self.clients.consumer(self.topics.raw, group_id=self.settings.ingest_group)
+        await producer.start()
+        await consumer.start()
+        self.publisher = Publisher(producer)
+        loop = BatchLoop(
+            consumer, self.publisher, self.handle_raw, self.dead_letters,
+            on_batch=lambda n, s: self.batch_seconds.labels("kafka").observe(s))
+        log.info("ingest ready: HTTP on %s:%d, consuming %s",
+                 self.settings.http_host, self.settings.ingest_port, self.topics.raw)
+        runner = asyncio.create_task(loop.run())
+        await stopping.wait()
+        loop.stop()
+        await runner
+        await consumer.stop()
+        await producer.stop()
+        await http
+
+
+def main() -> None:
+    settings = IngestSettings()
+    configure_logging(settings.log_level)
+    setup_tracing(SERVICE, otlp_endpoint=settings.otlp_endpoint, trace_file=settings.trace_file,
+                  sample_ratio=settings.trace_sample_ratio)
+    run_until_stopped(Ingest(settings).run)

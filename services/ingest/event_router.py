@@ -1,0 +1,57 @@
+"""Routing checked events to their topic: accepted ones to events.valid keyed by entity id,
+with a new trace started per event; rejected ones to events.deadletter with the reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.trace import Tracer
+
+from services.contracts import AvroCodec, EncodeError
+from services.ingest.event_checker import Accepted, Checked, Rejected
+from services.messaging import DeadLetterer, Outbound
+from services.telemetry import TRACEPARENT, traceparent_of
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a batch came from: ``http``, or a topic with the record's partition and offset."""
+
+    name: str
+    partition: int | None = None
+    offset: int | None = None
+
+
+class EventRouter:
+    def __init__(self, codec: AvroCodec, event_schema: str, valid_topic: str,
+                 dead_letters: DeadLetterer, tracer: Tracer) -> None:
+        self._codec = codec
+        self._schema = event_schema
+        self._valid_topic = valid_topic
+        self._dead_letters = dead_letters
+        self._tracer = tracer
+
+    def route(self, checked: Checked, source: Source) -> tuple[Outbound, dict[str, Any]]:
+        """The record to publish and the per-event result a client is told."""
+        if isinstance(checked, Accepted):
+            try:
+                value = self._codec.encode(self._schema, checked.record)
+            except EncodeError as exc:  # the validator should have caught it; never lose it
+                checked = Rejected(repr(checked.record).encode(), "encode_error", str(exc))
+            else:
+                span = self._tracer.start_span(
+                    "ingest", attributes={"event.id": checked.event_id, "source": source.name})
+                span.end()
+                return (
+                    Outbound(self._valid_topic, value, checked.entity_id.encode(),
+                             [(TRACEPARENT, traceparent_of(span))]),
+                    {"event_id": checked.event_id, "accepted": True},
+                )
+        dead = self._dead_letters.record(
+            checked.original, checked.error_class, checked.reason, source=source.name,
+            field=checked.field, partition=source.partition, offset=source.offset,
+            key=checked.event_id.encode() if checked.event_id else None,
+        )
+        return dead, {"event_id": checked.event_id, "accepted": False,
+                      "error": checked.error_class, "reason": checked.reason}

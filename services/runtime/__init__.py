@@ -1,0 +1,12 @@
+"""Runtime: what every service process shares. The settings every service has (one
+``DRIFTLOOP_`` prefix), health and readiness, the small HTTP server for /healthz, /readyz and
+/metrics, and the run loop with graceful shutdown on SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+from services.runtime.health import Health
+from services.runtime.http import health_app, serve_http
+from services.runtime.service import run_until_stopped
+from services.runtime.settings import CommonSettings
+
+__all__ = ["CommonSettings", "Health", "health_app", "run_until_stopped", "serve_http"]

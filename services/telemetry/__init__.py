@@ -1,0 +1,20 @@
+"""Telemetry: one OpenTelemetry set-up for every service (service.name = the service's name),
+W3C trace context carried in Kafka headers, and Prometheus metrics named per service."""
+
+from __future__ import annotations
+
+from services.telemetry.metrics import ServiceMetrics
+from services.telemetry.tracing import (
+    TRACEPARENT,
+    context_from_headers,
+    setup_tracing,
+    traceparent_of,
+)
+
+__all__ = [
+    "TRACEPARENT",
+    "ServiceMetrics",
+    "context_from_headers",
+    "setup_tracing",
+    "traceparent_of",
+]
