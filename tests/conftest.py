@@ -19,12 +19,19 @@ from collections.abc import Iterator
 import pytest
 
 from services.messaging.embedded_broker import EmbeddedBroker
+from services.telemetry import setup_tracing
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tracing() -> None:
+    """Tests run with a real tracer provider (no exporter), as services do."""
+    setup_tracing("tests")
 
 
 @pytest.fixture(scope="session")

@@ -136,6 +136,14 @@ def _type_check(name: str, avro_type: Any) -> Check:
             return value
 
         return boolean
+    if avro_type == "bytes":
+
+        def raw_bytes(value: Any, now: int) -> Any:
+            if not isinstance(value, (bytes, bytearray)):
+                raise _fail("wrong_type", name, "expected bytes")
+            return bytes(value)
+
+        return raw_bytes
     raise NotImplementedError(f"{name}: Avro type {avro_type!r} is not validated")
 
 

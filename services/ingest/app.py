@@ -78,11 +78,12 @@ class Ingest:
         self._count(results, "kafka")
         return outputs
 
-    def handle_body(self, body: bytes) -> tuple[list[Outbound], list[dict[str, object]]]:
+    def handle_body(self, body: bytes, ndjson: bool = False
+                    ) -> tuple[list[Outbound], list[dict[str, object]]]:
         now_ms = int(time.time() * 1000)
         outputs, results = [], []
         http = Source("http")
-        for checked in self.checker.check_body(body, now_ms):
+        for checked in self.checker.check_body(body, now_ms, ndjson):
             out, result = self.router.route(checked, http)
             outputs.append(out)
             results.append(result)
@@ -106,7 +107,8 @@ class Ingest:
                     raise HTTPException(413, f"body over {limits.ingest_max_body_bytes} bytes")
                 chunks.append(chunk)
             started = time.perf_counter()
-            outputs, results = self.handle_body(b"".join(chunks))
+            ndjson = "ndjson" in request.headers.get("content-type", "")
+            outputs, results = self.handle_body(b"".join(chunks), ndjson)
             if len(results) > limits.ingest_max_batch_events:
                 raise HTTPException(
                     413, f"{len(results)} events; at most {limits.ingest_max_batch_events}")

@@ -95,10 +95,10 @@ class EventChecker:
             return Rejected(value, "malformed_json", f"not JSON: {exc}")
         return self.check_object(obj, value, now_ms)
 
-    def check_body(self, body: bytes, now_ms: int) -> Iterator[Checked]:
-        """An HTTP batch: a JSON array of events, or NDJSON (one event per line)."""
-        stripped = body.lstrip()
-        if stripped[:1] == b"[":
+    def check_body(self, body: bytes, now_ms: int, ndjson: bool = False) -> Iterator[Checked]:
+        """An HTTP batch: a JSON array of events, or NDJSON (one event per line). ``ndjson``
+        (the client said application/x-ndjson) settles a body whose first line is an array."""
+        if not ndjson and body.lstrip()[:1] == b"[":
             try:
                 items = orjson.loads(body)
             except orjson.JSONDecodeError as exc:

@@ -43,9 +43,10 @@ class EventRouter:
                 span = self._tracer.start_span(
                     "ingest", attributes={"event.id": checked.event_id, "source": source.name})
                 span.end()
+                parent = traceparent_of(span)
                 return (
                     Outbound(self._valid_topic, value, checked.entity_id.encode(),
-                             [(TRACEPARENT, traceparent_of(span))]),
+                             [(TRACEPARENT, parent)] if parent else []),
                     {"event_id": checked.event_id, "accepted": True},
                 )
         dead = self._dead_letters.record(

@@ -1,0 +1,79 @@
+"""EventChecker: untrusted bytes in, an accepted event or a precise reason out."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from services.contracts import AvroCodec, Domain, RecordValidator, load_schemas
+from services.contracts.schema_registry import LocalSchemaRegistry
+from services.ingest.event_checker import Accepted, EventChecker, Rejected
+
+NOW = 1_767_225_600_000
+EVENT = {
+    "event_id": "e1", "card_id": "c1", "merchant_id": "m1", "amount": 12.5, "currency": "EUR",
+    "merchant_category": "5411", "channel": "POS", "country": "DE", "event_time": NOW,
+}
+
+
+@pytest.fixture(scope="module")
+def checker() -> EventChecker:
+    schemas = load_schemas()
+    domain = Domain.load("cards")
+    codec = AvroCodec(schemas, LocalSchemaRegistry(schemas))
+    return EventChecker(codec, RecordValidator(schemas[domain.event_schema]), domain,
+                        max_event_bytes=4096, max_json_depth=4)
+
+
+def classes(results: list) -> list[str]:
+    return ["ok" if isinstance(r, Accepted) else r.error_class for r in results]
+
+
+def test_json_array_body(checker: EventChecker) -> None:
+    body = orjson.dumps([EVENT, {**EVENT, "amount": "x"}, 7])
+    assert classes(list(checker.check_body(body, NOW))) == ["ok", "wrong_type", "not_an_object"]
+
+
+def test_ndjson_body_keeps_going_after_a_bad_line(checker: EventChecker) -> None:
+    body = b"\n".join([orjson.dumps(EVENT), b"{broken", b"", orjson.dumps({**EVENT, "x": 1})])
+    results = list(checker.check_body(body, NOW))
+    assert classes(results) == ["ok", "malformed_json", "unknown_field"]
+    assert results[1].original == b"{broken"
+
+
+def test_accepted_event_carries_ids(checker: EventChecker) -> None:
+    result = checker.check_message(orjson.dumps(EVENT), NOW)
+    assert isinstance(result, Accepted)
+    assert (result.event_id, result.entity_id) == ("e1", "c1")
+
+
+@pytest.mark.parametrize(
+    ("payload", "error_class"),
+    [
+        (b"", "empty"),
+        (b"\xff\xfe\xfd", "malformed_json"),
+        (b'{"amount": NaN}', "malformed_json"),
+        (b'{"amount": Infinity}', "malformed_json"),
+        (b"[" * 1500 + b"]" * 1500, "malformed_json"),
+        (b"x" * 5000, "too_large"),
+        (b"\x00\x00\x00\x00\x01", "malformed_avro"),
+    ],
+)
+def test_hostile_messages(checker: EventChecker, payload: bytes, error_class: str) -> None:
+    result = checker.check_message(payload, NOW)
+    assert isinstance(result, Rejected)
+    assert result.error_class == error_class
+    assert result.original == payload
+
+
+def test_deep_nesting_within_parser_limits_is_refused(checker: EventChecker) -> None:
+    nested: object = 1
+    for _ in range(10):
+        nested = {"a": nested}
+    result = checker.check_message(orjson.dumps({**EVENT, "merchant_id": nested}), NOW)
+    assert isinstance(result, Rejected) and result.error_class == "too_deep"
+
+
+def test_rejection_keeps_event_id_for_the_dead_letter_key(checker: EventChecker) -> None:
+    result = checker.check_message(orjson.dumps({**EVENT, "amount": -1}), NOW)
+    assert isinstance(result, Rejected) and result.event_id == "e1"
