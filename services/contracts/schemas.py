@@ -49,7 +49,7 @@ class SchemaSet:
 
 def parse_schema(raw: dict[str, Any]) -> Schema:
     """Parse one schema dict; custom driftloop.* attributes stay in ``raw`` for validation."""
-    parsed = fastavro.parse_schema(raw, _write_hint=False)
+    parsed = fastavro.parse_schema(raw)
     name = f"{raw['namespace']}.{raw['name']}" if "namespace" in raw else raw["name"]
     canonical = fastavro.schema.to_parsing_canonical_form(raw)
     return Schema(name=name, raw=raw, parsed=parsed, canonical=canonical)

@@ -29,7 +29,7 @@ from services.messaging import (
 )
 from services.runtime import Health, health_app, run_until_stopped, serve_http
 from services.runtime.service import configure_logging
-from services.telemetry import ServiceMetrics, setup_tracing
+from services.telemetry import EventTraces, ServiceMetrics, setup_tracing
 
 log = logging.getLogger("driftloop.ingest")
 SERVICE = "ingest"
@@ -48,8 +48,9 @@ class Ingest:
             self.codec, RecordValidator(schemas[domain.event_schema]), domain,
             settings.ingest_max_event_bytes, settings.ingest_max_json_depth)
         self.dead_letters = DeadLetterer(self.codec, self.topics.deadletter, SERVICE)
+        traces = EventTraces(trace.get_tracer(SERVICE), settings.trace_sample_ratio)
         self.router = EventRouter(self.codec, domain.event_schema, self.topics.valid,
-                                  self.dead_letters, trace.get_tracer(SERVICE))
+                                  self.dead_letters, traces)
         self.clients = KafkaClients(settings.kafka_bootstrap, client_id=SERVICE)
         self.health = Health(waiting_for={"broker", "topics"})
         self.metrics = ServiceMetrics(SERVICE)

@@ -6,12 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry.trace import Tracer
-
 from services.contracts import AvroCodec, EncodeError
 from services.ingest.event_checker import Accepted, Checked, Rejected
 from services.messaging import DeadLetterer, Outbound
-from services.telemetry import TRACEPARENT, traceparent_of
+from services.telemetry import TRACEPARENT, EventTraces
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +23,12 @@ class Source:
 
 class EventRouter:
     def __init__(self, codec: AvroCodec, event_schema: str, valid_topic: str,
-                 dead_letters: DeadLetterer, tracer: Tracer) -> None:
+                 dead_letters: DeadLetterer, traces: EventTraces) -> None:
         self._codec = codec
         self._schema = event_schema
         self._valid_topic = valid_topic
         self._dead_letters = dead_letters
-        self._tracer = tracer
+        self._traces = traces
 
     def route(self, checked: Checked, source: Source) -> tuple[Outbound, dict[str, Any]]:
         """The record to publish and the per-event result a client is told."""
@@ -40,13 +38,11 @@ class EventRouter:
             except EncodeError as exc:  # the validator should have caught it; never lose it
                 checked = Rejected(repr(checked.record).encode(), "encode_error", str(exc))
             else:
-                span = self._tracer.start_span(
-                    "ingest", attributes={"event.id": checked.event_id, "source": source.name})
-                span.end()
-                parent = traceparent_of(span)
+                parent = self._traces.start(
+                    "ingest", {"event.id": checked.event_id, "source": source.name})
                 return (
                     Outbound(self._valid_topic, value, checked.entity_id.encode(),
-                             [(TRACEPARENT, parent)] if parent else []),
+                             [(TRACEPARENT, parent)]),
                     {"event_id": checked.event_id, "accepted": True},
                 )
         dead = self._dead_letters.record(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from services.telemetry.metrics import ServiceMetrics
 from services.telemetry.tracing import (
     TRACEPARENT,
+    EventTraces,
     context_from_headers,
     setup_tracing,
     traceparent_of,
@@ -13,6 +14,7 @@ from services.telemetry.tracing import (
 
 __all__ = [
     "TRACEPARENT",
+    "EventTraces",
     "ServiceMetrics",
     "context_from_headers",
     "setup_tracing",

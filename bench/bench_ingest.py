@@ -1,0 +1,160 @@
+"""Ingest throughput and added latency, one ingest process, over events.raw and HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from bench.stack import embedded_broker, free_port, percentile, service_process
+from services.contracts import AvroCodec, load_schemas
+from services.contracts.schema_registry import LocalSchemaRegistry
+
+N_RAW = 200_000
+N_HTTP = 100_000
+HTTP_BATCH = 500
+
+
+def events(n: int, prefix: str) -> list[bytes]:
+    now = int(time.time() * 1000)
+    return [orjson.dumps({
+        "event_id": f"{prefix}{i}", "card_id": f"card-{i % 5000}", "merchant_id": f"m{i % 300}",
+        "amount": float(i % 997) + 0.5, "currency": "EUR", "merchant_category": "5411",
+        "channel": "POS", "country": "DE", "event_time": now,
+    }) for i in range(n)]
+
+
+async def preload(bootstrap: str, topic: str, values: list[bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20,
+                                max_batch_size=1 << 20)
+    await producer.start()
+    try:
+        batch, futures = producer.create_batch(), []
+        partitions = sorted(await producer.partitions_for(topic))
+        part = 0
+        for value in values:
+            if batch.append(key=None, value=value, timestamp=None) is None:
+                futures.append(await producer.send_batch(batch, topic, partition=part))
+                part = (part + 1) % len(partitions)
+                batch = producer.create_batch()
+                batch.append(key=None, value=value, timestamp=None)
+        futures.append(await producer.send_batch(batch, topic, partition=part))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def count_until(bootstrap: str, topic: str, n: int, timeout_s: float = 120) -> float:
+    """Consume ``topic`` until ``n`` records; returns the wall time the last one arrived."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="earliest", fetch_max_wait_ms=10,
+                                max_partition_fetch_bytes=8 << 20)
+    await consumer.start()
+    seen, last = 0, time.time()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while seen < n and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=100, max_records=10_000)).values():
+                now = time.time()
+                seen += len(records)
+                last = now
+    finally:
+        await consumer.stop()
+    if seen < n:
+        raise RuntimeError(f"only {seen}/{n} records on {topic}")
+    return last
+
+
+async def run() -> None:
+    with embedded_broker() as bootstrap:
+        port = free_port()
+        prefix = "bench."
+        env = {"DRIFTLOOP_KAFKA_BOOTSTRAP": bootstrap, "DRIFTLOOP_TOPIC_PREFIX": prefix,
+               "DRIFTLOOP_INGEST_PORT": str(port), "DRIFTLOOP_LOG_LEVEL": "WARNING",
+               "DRIFTLOOP_TOPIC_PARTITIONS": "4"}
+        base = f"http://127.0.0.1:{port}"
+        rows = []
+        with service_process("ingest", env, f"{base}/readyz"):
+            # 1. events.raw backlog: produce first, then time how fast ingest drains it.
+            await preload(bootstrap, f"{prefix}events.raw", events(N_RAW, "r"))
+            started = time.time()
+            last = await count_until(bootstrap, f"{prefix}events.valid", N_RAW)
+            rows.append(("events.raw backlog", N_RAW / (last - started), "", ""))
+
+            # 2. HTTP batches of 500 from 4 concurrent clients.
+            bodies = [b"[" + b",".join(chunk) + b"]" for chunk in
+                      (lambda evs: [evs[i:i + HTTP_BATCH] for i in range(0, len(evs), HTTP_BATCH)])(
+                          events(N_HTTP, "h"))]
+            latencies: list[float] = []
+
+            async def client(part: list[bytes]) -> None:
+                async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+                    for body in part:
+                        t0 = time.perf_counter()
+                        reply = await http.post("/events", content=body)
+                        reply.raise_for_status()
+                        latencies.append((time.perf_counter() - t0) * 1000)
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*(client(bodies[i::4]) for i in range(4)))
+            elapsed = time.perf_counter() - t0
+            rows.append((f"HTTP batches of {HTTP_BATCH}", N_HTTP / elapsed,
+                         f"{percentile(latencies, 0.5):.1f}", f"{percentile(latencies, 0.99):.1f}"))
+
+            # 3. Added latency at a steady 5,000 events/s over events.raw.
+            lat: list[float] = []
+            rate, seconds = 5000, 5
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
+            await producer.start()
+            consumer_lat = asyncio.create_task(latency_probe(bootstrap, prefix, rate * seconds,
+                                                             lat))
+            await asyncio.sleep(0.5)  # let the probe join at the end of the topic
+            for tick in range(seconds * 100):
+                now_ms = time.time() * 1000
+                for j in range(rate // 100):
+                    i = tick * 1000 + j
+                    await producer.send(f"{prefix}events.raw", orjson.dumps({
+                        "event_id": f"l{i}", "card_id": f"card-{i % 5000}", "merchant_id": "m1",
+                        "amount": 1.0, "currency": "EUR", "merchant_category": "5411",
+                        "channel": "POS", "country": "DE", "event_time": int(now_ms)}),
+                        timestamp_ms=int(now_ms))
+                await asyncio.sleep(max(0.0, 0.01 - (time.time() * 1000 - now_ms) / 1000))
+            await producer.stop()
+            await consumer_lat
+            rows.append(("events.raw at 5,000/s", float("nan"),
+                         f"{percentile(lat, 0.5):.1f}", f"{percentile(lat, 0.99):.1f}"))
+    print(f"{'path':<28}{'events/s':>12}{'p50 ms':>10}{'p99 ms':>10}")
+    for name, rate_, p50, p99 in rows:
+        shown = "" if rate_ != rate_ else f"{rate_:,.0f}"
+        print(f"{name:<28}{shown:>12}{p50:>10}{p99:>10}")
+
+
+async def latency_probe(bootstrap: str, prefix: str, n: int, out: list[float]) -> None:
+    """Added latency: arrival on events.valid minus the event_time the producer stamped at
+    send time (the steady phase sets event_time = send time)."""
+    schemas = load_schemas()
+    codec = AvroCodec(schemas, LocalSchemaRegistry(schemas))
+    consumer = AIOKafkaConsumer(f"{prefix}events.valid", bootstrap_servers=bootstrap,
+                                group_id=None, auto_offset_reset="latest", fetch_max_wait_ms=5)
+    await consumer.start()
+    deadline = time.monotonic() + 60
+    try:
+        while len(out) < n and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=100)).values():
+                now = time.time() * 1000
+                for r in records:
+                    sent = codec.decode(r.value)["event_time"].timestamp() * 1000
+                    out.append(now - sent)
+    finally:
+        await consumer.stop()
+
+
+def main() -> None:
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()
