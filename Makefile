@@ -9,7 +9,7 @@ export PYTHONHASHSEED := 0
 # torch runs single-threaded: on small machines its thread pool fights the event loop.
 export OMP_NUM_THREADS := 1
 
-.PHONY: help install redis lint test test-unit test-integration demo bench broker clean
+.PHONY: help install redis deploy-tools lint test test-unit test-integration demo bench broker clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -24,17 +24,29 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create the virtualenv and install driftloop with every extra
 
-redis: ## Make sure a redis-server binary exists (the tests start their own when none runs)
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  echo "installing redis-server (Debian package)"; \
-	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server) >/dev/null \
-	  || { echo "could not install redis-server: install it, or set DRIFTLOOP_TEST_REDIS_URL"; exit 1; }; }
+# redis-server: the tests start a private one.
+SYSTEM_TOOLS := redis-server
+redis: ## Make sure redis-server and kcat exist (Debian packages)
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing (Debian packages)"; \
+	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing) >/dev/null \
+	  || { echo "could not install$$missing: install them by hand"; exit 1; }; fi
+
+deploy-tools: install ## Tools of the deployment checks: docker-compose (Debian), kubernetes-validate
+	@command -v docker-compose >/dev/null 2>&1 || { \
+	  echo "installing docker-compose (Debian package, no Docker engine)"; \
+	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends docker-compose) >/dev/null \
+	  || { echo "could not install docker-compose"; exit 1; }; }
+	@# kubernetes-validate comes with the dev extra; kustomize overlays are rendered by
+	@# tests/unit/test_deployment.py itself (no kustomize binary is packaged for Debian or PyPI).
+	@test -x $(BIN)/kubernetes-validate || $(BIN)/pip install --quiet 'kubernetes-validate>=1.30'
 
 lint: install ## ruff and mypy
 	$(BIN)/ruff check services tests bench feature_repo
 	$(BIN)/mypy
 
-test: install redis lint ## Lint, then every test against a real broker and Redis
+test: install redis deploy-tools lint ## Lint, then every test against a real broker and Redis
 	$(BIN)/pytest -q -p no:cacheprovider
 
 demo: install ## Run the main job on the embedded stack

@@ -144,7 +144,8 @@ class Ingest:
         self.publisher = Publisher(producer)
         loop = BatchLoop(
             consumer, self.publisher, self.handle_raw, self.dead_letters,
-            on_batch=lambda n, s: self.batch_seconds.labels("kafka").observe(s))
+            on_batch=lambda n, s: self.batch_seconds.labels("kafka").observe(s),
+            metrics=self.metrics)
         log.info("ingest ready: HTTP on %s:%d, consuming %s",
                  self.settings.http_host, self.settings.ingest_port, self.topics.raw)
         runner = asyncio.create_task(loop.run())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -86,7 +87,7 @@ class EventChecker:
             except DecodeError as exc:
                 return Rejected(value, "malformed_avro", str(exc))
             event_time = obj.get(self._domain.event_time_field)
-            if hasattr(event_time, "timestamp"):  # fastavro returns datetimes for timestamps
+            if isinstance(event_time, datetime):  # fastavro returns datetimes for timestamps
                 obj[self._domain.event_time_field] = int(event_time.timestamp() * 1000)
             return self.check_object(obj, value, now_ms)
         try:

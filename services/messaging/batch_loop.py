@@ -20,6 +20,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from services.messaging.deadletter import DeadLetterer
 from services.messaging.publisher import Outbound, Publisher
+from services.telemetry import ServiceMetrics
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class BatchLoop:
         max_records: int = 2000,
         poll_timeout_ms: int = 100,
         on_batch: Callable[[int, float], None] | None = None,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self._consumer = consumer
         self._publisher = publisher
@@ -48,6 +50,12 @@ class BatchLoop:
         self._poll_timeout_ms = poll_timeout_ms
         self._on_batch = on_batch
         self.stopping = asyncio.Event()
+        # Records behind the end of the log, summed over this process's partitions: the
+        # number to alert on when a service cannot keep up.
+        self._lag = metrics.gauge(
+            "consumer_lag", "Records not yet consumed on the assigned partitions."
+        ) if metrics is not None else None
+        self._positions: dict[TopicPartition, int] = {}
         self.batches = 0
         self.records = 0
 
@@ -89,12 +97,24 @@ class BatchLoop:
         records = [record for batch in polled.values() for record in batch]
         outputs = await self._handle(records)
         await self._publisher.publish_until_acked(outputs, self.stopping)
-        await self._commit({tp: batch[-1].offset + 1 for tp, batch in polled.items()})
+        offsets = {tp: batch[-1].offset + 1 for tp, batch in polled.items()}
+        await self._commit(offsets)
+        self._positions.update(offsets)
+        if self._lag is not None:
+            self._lag.set(self._current_lag())
         self.batches += 1
         self.records += len(records)
         if self._on_batch is not None:
             self._on_batch(len(records), time.perf_counter() - started)
         return len(records)
+
+    def _current_lag(self) -> int:
+        lag = 0
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            if highwater is not None:
+                lag += max(0, highwater - self._positions.get(tp, highwater))
+        return lag
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         try:

@@ -37,7 +37,8 @@ async def serve_http(app: FastAPI, host: str, port: int, stopping: asyncio.Event
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             lifespan="off")
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    # The service owns SIGINT/SIGTERM (it must finish its batch and commit first).
+    server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]
     task = asyncio.create_task(server.serve())
     await stopping.wait()
     server.should_exit = True

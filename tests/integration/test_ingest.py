@@ -116,3 +116,4 @@ async def test_raw_topic_json_and_avro(ingest, kafka_bootstrap: str) -> None:
         assert codec().decode(record.value, "driftloop.ops.DeadLetter")["original"] == raw[position]
     assert sorted(h["driftloop.error.class"] for h in headers) == [
         b"malformed_avro", b"malformed_json", b"malformed_json"]
+

@@ -1,0 +1,3 @@
+from services.scorer.app import main
+
+main()

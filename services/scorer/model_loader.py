@@ -1,0 +1,81 @@
+"""Loading a model version from the registry into something that may serve: its artifact must
+match the registry's sha256 (and the lifecycle event's, when it names one), load in
+onnxruntime, take the declared inputs and pass the golden-batch smoke test."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from services.scorer.onnx_model import ModelRejected, OnnxModel
+
+
+class VersionInfo(Protocol):
+    """The parts of a registry ModelVersion the scorer reads."""
+
+    @property
+    def model_name(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def sha256(self) -> str: ...
+
+    @property
+    def metadata(self) -> Mapping[str, Any]: ...
+
+    @property
+    def features(self) -> Sequence[str]: ...
+
+    @property
+    def threshold(self) -> float: ...
+
+
+class ModelStore(Protocol):
+    """The registry as the scorer uses it (services.registry.ModelRegistry fits)."""
+
+    def get(self, model_name: str, version: str) -> Any: ...
+
+    def load_onnx(self, mv: Any) -> bytes: ...
+
+    def alias(self, model_name: str, alias: str) -> Any: ...
+
+
+class ModelLoader:
+    def __init__(self, store: ModelStore) -> None:
+        self._store = store
+
+    def load(self, model_name: str, version: str, expected_sha256: str | None = None
+             ) -> OnnxModel:
+        try:
+            mv: VersionInfo = self._store.get(model_name, version)
+        except Exception as exc:  # the registry's own errors (unknown version, I/O)
+            raise ModelRejected(f"{model_name} {version}: not in the registry: {exc}") from exc
+        return self.load_version(mv, expected_sha256)
+
+    def load_version(self, mv: VersionInfo, expected_sha256: str | None = None) -> OnnxModel:
+        label = f"{mv.model_name} {mv.version}"
+        if expected_sha256 and expected_sha256 != mv.sha256:
+            raise ModelRejected(f"{label}: event names sha256 {expected_sha256[:12]}..., "
+                                f"registry has {mv.sha256[:12]}...")
+        try:
+            data = self._store.load_onnx(mv)
+        except Exception as exc:  # IntegrityError and I/O errors alike refuse the version
+            raise ModelRejected(f"{label}: artifact refused: {exc}") from exc
+        # Checked here too: the scorer trusts no artifact it has not hashed itself.
+        if hashlib.sha256(data).hexdigest() != mv.sha256:
+            raise ModelRejected(f"{label}: artifact does not match its sha256")
+        model = OnnxModel.from_bytes(mv.model_name, mv.version, data, mv.metadata,
+                                     list(mv.features), mv.threshold)
+        model.smoke_test()
+        return model
+
+    def champion(self, model_name: str) -> OnnxModel | None:
+        mv = self._store.alias(model_name, "champion")
+        return None if mv is None else self.load_version(mv)
+
+    def challenger(self, model_name: str) -> OnnxModel | None:
+        mv = self._store.alias(model_name, "challenger")
+        return None if mv is None else self.load_version(mv)

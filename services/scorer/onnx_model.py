@@ -1,0 +1,92 @@
+"""A registry model version run by onnxruntime, and the checks a version must pass before it
+may serve: it loads, takes [N, len(features)] float32 and answers a golden batch with one
+finite probability per row."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from services.scorer.model import Matrix, Scores
+
+
+class ModelRejected(RuntimeError):
+    """A model version failed a check; the champion keeps serving."""
+
+
+def golden_batch(n_features: int, rows: int = 16, seed: int = 20240601) -> Matrix:
+    """A fixed batch every candidate must score: zeros, ones, and seeded values of the ranges
+    real inputs take (counts, amounts, hours), so a model that overflows or NaNs is caught."""
+    rng = np.random.default_rng(seed)
+    batch = rng.uniform(0.0, 50.0, size=(rows, n_features)).astype(np.float32)
+    batch[0] = 0.0
+    batch[1] = 1.0
+    return batch
+
+
+@dataclass(frozen=True)
+class OnnxModel:
+    name: str
+    version: str
+    features: tuple[str, ...]
+    threshold: float
+    session: ort.InferenceSession
+    input_name: str
+    output_name: str
+    is_baseline: bool = False
+
+    @classmethod
+    def from_bytes(cls, name: str, version: str, onnx_bytes: bytes,
+                   metadata: Mapping[str, Any], features: Sequence[str],
+                   threshold: float) -> OnnxModel:
+        options = ort.SessionOptions()
+        # One thread per session: the scorer scales by processes, and a thread pool per
+        # session fights the event loop for the same cores at these tiny batch costs.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            session = ort.InferenceSession(onnx_bytes, options,
+                                           providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+            raise ModelRejected(f"{name} {version}: not a loadable ONNX model: {exc}") from exc
+        inputs = {i.name: i for i in session.get_inputs()}
+        outputs = {o.name for o in session.get_outputs()}
+        input_name = str(metadata.get("input_name") or next(iter(inputs)))
+        output_name = str(metadata.get("output_name") or session.get_outputs()[0].name)
+        if input_name not in inputs:
+            raise ModelRejected(f"{name} {version}: no input {input_name!r} (has {list(inputs)})")
+        if output_name not in outputs:
+            raise ModelRejected(f"{name} {version}: no output {output_name!r}")
+        shape = inputs[input_name].shape
+        if len(shape) != 2 or (isinstance(shape[1], int) and shape[1] != len(features)):
+            raise ModelRejected(
+                f"{name} {version}: input shape {shape} does not take {len(features)} features")
+        if not features:
+            raise ModelRejected(f"{name} {version}: metadata declares no features")
+        return cls(name, version, tuple(features), float(threshold), session, input_name,
+                   output_name)
+
+    def predict(self, matrix: Matrix) -> Scores:
+        out = self.session.run([self.output_name], {self.input_name: matrix})[0]
+        return np.asarray(out, np.float64).reshape(-1)
+
+    def smoke_test(self, batch: Matrix | None = None) -> None:
+        """Score the golden batch; raise ModelRejected unless it yields one finite
+        probability per row."""
+        batch = golden_batch(len(self.features)) if batch is None else batch
+        try:
+            raw = self.session.run([self.output_name], {self.input_name: batch})[0]
+        except Exception as exc:
+            raise ModelRejected(f"{self.version}: fails on the golden batch: {exc}") from exc
+        out = np.asarray(raw)
+        if out.shape not in ((len(batch),), (len(batch), 1)):
+            raise ModelRejected(f"{self.version}: output shape {out.shape}, want "
+                                f"[{len(batch)}] or [{len(batch)}, 1]")
+        values = out.astype(np.float64).reshape(-1)
+        if not np.all(np.isfinite(values)) or values.min() < 0.0 or values.max() > 1.0:
+            raise ModelRejected(f"{self.version}: outputs are not probabilities in [0, 1]")

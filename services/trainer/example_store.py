@@ -1,0 +1,139 @@
+"""Durable join of predictions and labels by event id: the training examples.
+
+A label may arrive before its prediction, hours after it, or twice; the store keeps each side
+in its own SQLite table keyed by event id and joins at training time, so arrival order does not
+matter. Duplicates are ignored (the first prediction is the features as the champion scored
+them; the first label wins, which also makes runs reproducible). Every insert takes the next
+sequence number, so a run records the high-water marks of both tables and a rerun selects
+exactly the same rows."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS predictions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    event_time INTEGER NOT NULL,
+    model_version TEXT NOT NULL,
+    features TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS labels (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    label INTEGER NOT NULL,
+    labelled_at INTEGER NOT NULL,
+    labelled_by TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class Marks:
+    """High-water marks of both tables: the rows a training run saw."""
+
+    prediction_seq: int
+    label_seq: int
+
+
+@dataclass(frozen=True)
+class Example:
+    event_id: str
+    event_time: int
+    features: dict[str, float]
+    label: int
+    labelled_at: int
+    model_version: str
+
+
+class ExampleStore:
+    """Predictions and labels in one SQLite file (``:memory:`` for tests)."""
+
+    def __init__(self, path: Path | str) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False)
+        self._db.executescript(_SCHEMA)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def add_predictions(self, predictions: Iterable[dict[str, Any]]) -> int:
+        """Store champion predictions (shadow scores are not what serving acted on: skipped);
+        returns how many were new."""
+        rows = [(p["event_id"], _millis(p["event_time"]), p["model_version"],
+                 json.dumps(p["features"], sort_keys=True))
+                for p in predictions if not p.get("shadow", False)]
+        before = self._db.total_changes
+        self._db.executemany(
+            "INSERT OR IGNORE INTO predictions (event_id, event_time, model_version, features)"
+            " VALUES (?, ?, ?, ?)", rows)
+        self._db.commit()
+        return self._db.total_changes - before
+
+    def add_labels(self, labels: Iterable[dict[str, Any]]) -> int:
+        """Store labels; returns how many were new (duplicates do not count)."""
+        rows = [(lab["event_id"], int(lab["label"]), _millis(lab["labelled_at"]),
+                 lab.get("labelled_by", "")) for lab in labels]
+        before = self._db.total_changes
+        self._db.executemany(
+            "INSERT OR IGNORE INTO labels (event_id, label, labelled_at, labelled_by)"
+            " VALUES (?, ?, ?, ?)", rows)
+        self._db.commit()
+        return self._db.total_changes - before
+
+    def marks(self) -> Marks:
+        pred = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM predictions").fetchone()[0]
+        lab = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM labels").fetchone()[0]
+        return Marks(int(pred), int(lab))
+
+    def examples(self, marks: Marks | None = None) -> list[Example]:
+        """Labelled examples up to ``marks`` (default: everything), oldest event first."""
+        marks = marks or self.marks()
+        cursor = self._db.execute(
+            "SELECT p.event_id, p.event_time, p.features, l.label, l.labelled_at,"
+            " p.model_version FROM predictions p JOIN labels l ON p.event_id = l.event_id"
+            " WHERE p.seq <= ? AND l.seq <= ? ORDER BY p.event_time, p.event_id",
+            (marks.prediction_seq, marks.label_seq))
+        return [Example(r[0], int(r[1]), json.loads(r[2]), int(r[3]), int(r[4]), r[5])
+                for r in cursor]
+
+    def count_labelled(self) -> int:
+        return int(self._db.execute(
+            "SELECT COUNT(*) FROM predictions p JOIN labels l ON p.event_id = l.event_id"
+        ).fetchone()[0])
+
+    def unmatched_labels(self) -> int:
+        """Labels still waiting for their prediction."""
+        return int(self._db.execute(
+            "SELECT COUNT(*) FROM labels l LEFT JOIN predictions p ON p.event_id = l.event_id"
+            " WHERE p.event_id IS NULL").fetchone()[0])
+
+    def labels_since(self, label_seq: int) -> int:
+        return int(self._db.execute(
+            "SELECT COUNT(*) FROM labels WHERE seq > ?", (label_seq,)).fetchone()[0])
+
+    def get_state(self, key: str, default: int = 0) -> int:
+        row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return default if row is None else int(row[0])
+
+    def set_state(self, key: str, value: int) -> None:
+        self._db.execute("INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key)"
+                         " DO UPDATE SET value = excluded.value", (key, value))
+        self._db.commit()
+
+
+def _millis(value: Any) -> int:
+    """fastavro decodes timestamp-millis as an aware datetime; plain ints pass through."""
+    if hasattr(value, "timestamp"):
+        return int(value.timestamp() * 1000)
+    return int(value)

@@ -1,0 +1,217 @@
+"""One retraining run, start to finish, with no Kafka in sight: select the labelled examples,
+split by time, train, export, check ONNX against PyTorch, gate against the champion and the
+baseline on the same held-out rows, register, promote or reject, record the run. The service,
+`driftloop train --local` and the benchmark all call ``RetrainJob.run``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from services.registry import (
+    IntegrityError,
+    ModelRegistry,
+    ModelVersion,
+    lifecycle_record,
+)
+from services.registry.run_tracker import RunTracker, git_code_version, new_run_id
+from services.trainer.baseline import baseline_scores
+from services.trainer.example_store import ExampleStore, Marks
+from services.trainer.gate import Gate, GateDecision, confusion_matrix, evaluate
+from services.trainer.mlp import TrainParams, pick_device, train_mlp
+from services.trainer.onnx_artifact import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    check_parity,
+    export_onnx,
+    score_onnx,
+)
+from services.trainer.training_set import TrainingDataError, TrainingSet
+
+log = logging.getLogger("driftloop.trainer")
+
+
+@dataclass(frozen=True)
+class RetrainConfig:
+    params: TrainParams = field(default_factory=TrainParams)
+    holdout_fraction: float = 0.2
+    min_rows: int = 200
+    gate: Gate = field(default_factory=Gate)
+    actor: str = "trainer"
+    code_version: str | None = None  # None: from git
+
+
+@dataclass(frozen=True)
+class RetrainOutcome:
+    run: dict[str, Any]
+    version: ModelVersion
+    decision: GateDecision
+    lifecycle: list[dict[str, Any]]  # ModelLifecycle records to publish, in order
+
+
+class RetrainJob:
+    def __init__(self, registry: ModelRegistry, store: ExampleStore, tracker: RunTracker,
+                 config: RetrainConfig | None = None,
+                 device: torch.device | None = None) -> None:
+        self.registry = registry
+        self.store = store
+        self.tracker = tracker
+        self.config = config or RetrainConfig()
+        self.device = device
+
+    def dataset(self, marks: Marks) -> TrainingSet:
+        data = TrainingSet.from_examples(self.store.examples(marks))
+        if len(data) < self.config.min_rows:
+            raise TrainingDataError(
+                f"{len(data)} labelled examples; at least {self.config.min_rows} are needed")
+        return data
+
+    def run(self, model_name: str, *, reason: str, requested_by: str,
+            request_id: str | None = None, marks: Marks | None = None) -> RetrainOutcome:
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        run_id = new_run_id()
+        marks = marks or self.store.marks()
+        cfg = self.config
+
+        t = time.perf_counter()
+        data = self.dataset(marks)
+        train, holdout = data.split_by_time(cfg.holdout_fraction)
+        digest = data.digest()
+        timings["data_s"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        result = train_mlp(train, cfg.params, self.device or pick_device())
+        timings["train_s"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        onnx_bytes = export_onnx(result.model, len(data.features))
+        parity = check_parity(result.model, onnx_bytes, holdout.x)
+        timings["export_s"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        # judged on what will be served: the ONNX scores, not PyTorch's
+        candidate = evaluate(holdout.y, score_onnx(onnx_bytes, holdout.x), result.threshold)
+        baseline = evaluate(holdout.y, baseline_scores(train, holdout, cfg.params.seed), 0.5)
+        champion, champion_metrics, notes = self._score_champion(model_name, holdout)
+        decision = cfg.gate.decide(candidate, baseline, champion_metrics,
+                                   champion.version if champion else None, notes)
+        timings["gate_s"] = time.perf_counter() - t
+
+        duration = time.perf_counter() - started
+        parent = champion.version if champion else None
+        lineage: dict[str, Any] = {
+            "run_id": run_id,
+            "request_id": request_id,
+            "requested_by": requested_by,
+            "request_reason": reason,
+            "data_digest": digest,
+            "rows": len(data),
+            "train_rows": len(train),
+            "holdout_rows": len(holdout),
+            "positives": data.positives,
+            "label_window_start": int(data.event_time[0]),
+            "label_window_end": int(data.event_time[-1]),
+            "holdout_start": int(holdout.event_time[0]),
+            "prediction_seq": marks.prediction_seq,
+            "label_seq": marks.label_seq,
+            "code_version": cfg.code_version or git_code_version(),
+            "device": result.device,
+            "duration_s": round(duration, 3),
+            "parent_champion": parent,
+        }
+        metadata = {
+            "features": data.features,
+            "input_name": INPUT_NAME,
+            "output_name": OUTPUT_NAME,
+            "threshold": result.threshold,
+            "metrics": candidate,
+            "confusion_matrix": confusion_matrix(candidate),
+            "gate": decision.to_dict(),
+            "status": "PROMOTED" if decision.promote else "REJECTED",
+            "params": cfg.params.to_dict(),
+            "training": {"epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
+                         "val_loss": result.val_loss, "pos_weight": result.pos_weight,
+                         "onnx_parity_max_abs_diff": parity},
+            "lineage": lineage,
+        }
+        mv = self.registry.register(model_name, onnx_bytes, metadata)
+        records = [lifecycle_record("TRAINED", mv, previous=parent,
+                                    reason=f"trained: {reason}", actor=cfg.actor)]
+        if decision.promote:
+            previous = self.registry.promote(model_name, mv.version, decision.reason, cfg.actor)
+            records.append(lifecycle_record(
+                "PROMOTED", mv, previous=previous.version if previous else None,
+                reason=decision.reason, actor=cfg.actor))
+        else:
+            self.registry.record_event(model_name, "REJECTED", mv.version,
+                                       reason=decision.reason, actor=cfg.actor)
+            records.append(lifecycle_record(
+                "REJECTED", mv, previous=parent, reason=decision.reason,
+                actor=cfg.actor))
+        timings["total_s"] = time.perf_counter() - started
+        run = {
+            "run_id": run_id,
+            "model_name": model_name,
+            "version": mv.version,
+            "status": metadata["status"],
+            "reason": decision.reason,
+            "params": cfg.params.to_dict(),
+            "holdout_fraction": cfg.holdout_fraction,
+            "gate": {"metric": cfg.gate.metric, "margin": cfg.gate.margin},
+            "marks": {"prediction_seq": marks.prediction_seq, "label_seq": marks.label_seq},
+            "data_digest": digest,
+            "rows": len(data),
+            "code_version": lineage["code_version"],
+            "metrics": candidate,
+            "baseline_metrics": baseline,
+            "champion_metrics": champion_metrics,
+            "confusion_matrix": metadata["confusion_matrix"],
+            "device": result.device,
+            "duration_s": timings["total_s"],
+            "timings": timings,
+            "request_id": request_id,
+            "requested_by": requested_by,
+            "started_at": run_id.split("-")[0],
+        }
+        self.tracker.save(run)
+        log.info("run %s: %s %s (%s) in %.1fs", run_id, mv.version, run["status"],
+                 decision.reason, timings["total_s"])
+        return RetrainOutcome(run, mv, decision, records)
+
+    def _score_champion(self, model_name: str, holdout: TrainingSet
+                        ) -> tuple[ModelVersion | None, dict[str, float] | None, list[str]]:
+        """The champion's metrics on the same held-out rows, by its own ONNX and features."""
+        champion = self.registry.alias(model_name, "champion")
+        if champion is None:
+            return None, None, []
+        try:
+            onnx_bytes = self.registry.load_onnx(champion)
+        except IntegrityError as exc:
+            # a tampered champion is no standard to meet; the baseline still is
+            return None, None, [f"champion {champion.version} not compared: {exc}"]
+        missing = [f for f in champion.features if f not in holdout.features]
+        notes = [f"champion features absent from the data, scored as 0.0: {missing}"] \
+            if missing else []
+        scores = score_onnx(onnx_bytes, holdout.columns(champion.features),
+                            champion.input_name, champion.output_name)
+        return champion, evaluate(holdout.y, scores, champion.threshold), notes
+
+    def reproduce(self, run: dict[str, Any]) -> dict[str, Any]:
+        """Retrain from a run record (same rows by their marks, same parameters) without
+        registering; returns the digest and metrics to compare with the record's."""
+        marks = Marks(int(run["marks"]["prediction_seq"]), int(run["marks"]["label_seq"]))
+        data = self.dataset(marks)
+        train, holdout = data.split_by_time(float(run["holdout_fraction"]))
+        result = train_mlp(train, TrainParams.from_dict(run["params"]),
+                           self.device or pick_device())
+        onnx_bytes = export_onnx(result.model, len(data.features))
+        metrics = evaluate(holdout.y, score_onnx(onnx_bytes, holdout.x), result.threshold)
+        return {"data_digest": data.digest(), "metrics": metrics,
+                "digest_matches": data.digest() == run["data_digest"],
+                "max_metric_diff": max(abs(metrics[k] - float(run["metrics"][k]))
+                                       for k in metrics)}

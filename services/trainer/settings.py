@@ -1,0 +1,53 @@
+"""Trainer settings (DRIFTLOOP_TRAINER_* plus the common DRIFTLOOP_* ones and the registry's
+DRIFTLOOP_REGISTRY_URL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from services.registry import RegistrySettings
+from services.runtime import CommonSettings
+from services.trainer.gate import Gate
+from services.trainer.mlp import TrainParams
+from services.trainer.retrain_job import RetrainConfig
+
+
+class TrainerSettings(CommonSettings, RegistrySettings):
+    trainer_port: int = Field(8004, description="HTTP port of /healthz, /readyz, /metrics.")
+    trainer_group: str = Field("trainer", description="Consumer group on its input topics.")
+    trainer_model_name: str | None = Field(None, description="Model to train; unset: domain's.")
+    trainer_store_path: Path | None = Field(
+        None, description="SQLite join of predictions and labels; unset: DATA_DIR/trainer.db.")
+    trainer_min_new_labels: int = Field(
+        1000, ge=0, description="Retrain after this many new labels (0: only on request).")
+    trainer_min_rows: int = Field(200, ge=10, description="Fewest labelled examples to train.")
+    trainer_holdout_fraction: float = Field(0.2, gt=0, lt=1, description="Most recent slice.")
+    trainer_gate_metric: str = Field("roc_auc", description="Metric the gate compares.")
+    trainer_gate_margin: float = Field(0.005, description="Needed lead over champion/baseline.")
+    trainer_hidden: tuple[int, ...] = Field((64, 64), description="MLP hidden widths (JSON).")
+    trainer_epochs: int = Field(40, ge=1, description="Most epochs (early stopping).")
+    trainer_batch_size: int = Field(512, ge=1, description="Mini-batch size.")
+    trainer_lr: float = Field(3e-3, gt=0, description="AdamW learning rate.")
+    trainer_patience: int = Field(4, ge=1, description="Epochs without improvement to stop.")
+    trainer_seed: int = Field(0, description="Seed of every random choice in training.")
+    trainer_code_version: str | None = Field(
+        None, description="Code version recorded in lineage; unset: git commit.")
+
+    def model_name(self) -> str:
+        return self.trainer_model_name or self.load_domain().model_name
+
+    def store_path(self) -> Path:
+        return self.trainer_store_path or self.data_dir / "trainer.db"
+
+    def retrain_config(self) -> RetrainConfig:
+        return RetrainConfig(
+            params=TrainParams(hidden=self.trainer_hidden, epochs=self.trainer_epochs,
+                               batch_size=self.trainer_batch_size, lr=self.trainer_lr,
+                               patience=self.trainer_patience, seed=self.trainer_seed),
+            holdout_fraction=self.trainer_holdout_fraction,
+            min_rows=self.trainer_min_rows,
+            gate=Gate(self.trainer_gate_metric, self.trainer_gate_margin),
+            code_version=self.trainer_code_version,
+        )

@@ -1,0 +1,107 @@
+"""The whole loop through separate processes, as ``make demo`` runs it, smaller: broker (the
+session's), ingest, features, scorer, trainer and monitor started by the demo supervisor, the
+seeded stream with a concept drift, the analyst bot labelling. Then the issue's assertions,
+read from the demo's JSON summary, the topics themselves and the services' trace files."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from services.contracts import AvroCodec, Topics, load_schemas
+from services.contracts.schema_registry import LocalSchemaRegistry
+from tests.conftest import free_port
+from tests.integration.kafka_helpers import drain
+
+pytestmark = pytest.mark.e2e
+
+DURATION_S = 150
+RATE = 150
+
+
+@pytest.fixture(scope="module")
+def loop_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("e2e-loop")
+    prefix = f"e2e{os.getpid()}."
+    ports = {s: free_port() for s in ("ingest", "features", "scorer", "trainer", "monitor")}
+    cmd = [sys.executable, "-c", "from services.cli.main import app; app()", "demo",
+           "--duration", str(DURATION_S), "--rate", str(RATE), "--seed", "11",
+           "--drifts", "concept@50", "--warmup", "15", "--settle", "10",
+           "--label-delay", "3", "--output", str(out), "--bootstrap", kafka_bootstrap,
+           "--topic-prefix", prefix,
+           "--ports", ",".join(f"{k}={v}" for k, v in ports.items())]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=DURATION_S + 240)
+    summary_path = out / "summary.json"
+    assert summary_path.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    return {"rc": proc.returncode, "out": out, "prefix": prefix,
+            "summary": json.loads(summary_path.read_text()), "stdout": proc.stdout,
+            "bootstrap": kafka_bootstrap}
+
+
+def test_drift_detected_retrained_promoted_and_recovered(loop_run: dict) -> None:
+    s = loop_run["summary"]
+    times = s["times_s"]
+    assert times["drift_detected"] is not None, loop_run["stdout"][-2000:]
+    assert times["retrain_requested"] is not None
+    assert times["new_model_promoted"] is not None
+    assert times["concept_drift_began"] <= times["drift_detected"] <= times["new_model_promoted"]
+    q = s["quality_roc_auc"]["champion"]
+    assert q["after"] >= q["before"] - 0.02
+    assert s["loop_closed"] and loop_run["rc"] == 0
+
+
+def _records(run: dict, base: str, expected: int) -> list:
+    topic = Topics(prefix=run["prefix"]).name(base)
+    return asyncio.run(drain(run["bootstrap"], topic, expected, timeout_s=30, settle_s=1))
+
+
+def test_every_valid_event_has_exactly_one_champion_prediction(loop_run: dict) -> None:
+    schemas = load_schemas()
+    codec = AvroCodec(schemas, LocalSchemaRegistry(schemas))
+    sent = loop_run["summary"]["events"]["sent"]
+    valid = {codec.decode(r.value)["event_id"] for r in _records(loop_run, "events.valid", sent)}
+    assert len(valid) == sent
+    versions: dict[str, set[str]] = defaultdict(set)
+    for r in _records(loop_run, "predictions", sent):
+        p = codec.decode(r.value)
+        if not p["shadow"]:
+            versions[p["event_id"]].add(p["model_version"])
+    assert set(versions) == valid  # after de-dup by event id: one per event
+    assert [e for e, v in versions.items() if len(v) != 1] == []
+
+
+def test_nothing_dead_lettered(loop_run: dict) -> None:
+    assert loop_run["summary"]["events"]["deadletter"] == 0
+
+
+def test_one_trace_per_event_and_training_links_to_its_request(loop_run: dict) -> None:
+    spans = []
+    for path in Path(loop_run["out"], "traces").glob("*.jsonl"):
+        spans.extend(json.loads(line) for line in path.read_text().splitlines() if line)
+    by_trace: dict[str, set[str]] = defaultdict(set)
+    for span in spans:
+        by_trace[span["trace_id"]].add(span["service"])
+    ingest = {s["attributes"].get("event.id"): s["trace_id"] for s in spans
+              if s["service"] == "ingest"}
+    sample = sorted(e for e in ingest if e)[:: max(1, len(ingest) // 200)]
+    assert sample
+    for event_id in sample:
+        assert {"ingest", "features", "scorer", "monitor"} <= by_trace[ingest[event_id]], event_id
+    # the training run's span links to the retrain request (its traceparent header)
+    requests = _records(loop_run, "retrain.requests", 1)
+    assert requests
+    linked = set()
+    for record in requests:
+        for key, value in record.headers or ():
+            if key == "traceparent":
+                _, trace_id, span_id, _ = value.decode().split("-")
+                linked.add(f"{trace_id}-{span_id}")
+    trainer_links = {link for s in spans if s["service"] == "trainer" for link in s["links"]}
+    assert linked & trainer_links

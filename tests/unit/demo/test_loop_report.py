@@ -1,0 +1,95 @@
+"""Report pieces without a broker: ROC AUC, the ledger, the report's times and verdict,
+the supervisor's environment and a clean process-group stop."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from services.demo import (
+    LoopLedger,
+    ServiceProcess,
+    Supervisor,
+    SupervisorConfig,
+    Truth,
+    build_report,
+    plot_timeline,
+    roc_auc,
+)
+
+
+def test_roc_auc_exact() -> None:
+    assert roc_auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == 0.75
+    assert roc_auc([0.5, 0.5], [0, 1]) == 0.5
+    assert roc_auc([0.1, 0.2], [1, 1]) is None
+
+
+def _pred(event_id: str, version: str, score: float, shadow: bool = False) -> dict:
+    return {"event_id": event_id, "model_version": version, "score": score, "shadow": shadow,
+            "scored_at": 0}
+
+
+def test_ledger_keeps_first_champion_prediction_and_counts_duplicates() -> None:
+    ledger = LoopLedger()
+    ledger.add("predictions", _pred("a", "v1", 0.9), 1)
+    ledger.add("predictions", _pred("a", "v1", 0.9), 2)
+    ledger.add("predictions", _pred("a", "v2", 0.1, shadow=True), 3)
+    ledger.add("models.lifecycle", {"action": "PROMOTED", "version": "v2"}, 4)
+    assert ledger.predictions["a"].score == 0.9
+    assert (ledger.duplicate_predictions, ledger.shadow_predictions) == (1, 1)
+    assert ledger.champion == "v2" and ledger.events_scored_twice() == 0
+
+
+def test_report_times_and_verdict(tmp_path: Path) -> None:
+    ledger = LoopLedger()
+    truth = {}
+    start = 1_000_000
+    for i in range(400):
+        offset = i * 0.25  # 100 s of stream
+        fraud = i % 10 == 0
+        truth[f"e{i}"] = Truth(offset, fraud)
+        # good before 50 s, bad during, good again after the promotion at 70 s
+        good = offset < 50 or offset >= 75
+        score = (0.9 if fraud else 0.1) if good else (0.1 if fraud else 0.5)
+        ledger.add("predictions", _pred(f"e{i}", "v2" if offset >= 70 else "v1", score), 0)
+    ledger.add("drift.signals", {"detector": "adwin"}, start + 55_000)
+    ledger.add("retrain.requests", {"request_id": "r1"}, start + 56_000)
+    ledger.add("models.lifecycle", {"action": "PROMOTED", "version": "v2"}, start + 70_000)
+    report = build_report(ledger, truth, [], started_ms=start, duration_s=100,
+                          concept_onset_s=50, covariate_onset_s=None, warmup_s=0)
+    assert report["times_s"]["drift_detected"] == 55.0
+    assert report["times_s"]["retrain_requested"] == 56.0
+    assert report["times_s"]["new_model_promoted"] == 70.0
+    assert report["times_s"]["loop_time"] == 20.0
+    assert report["quality_roc_auc"]["champion"]["before"] == 1.0
+    assert report["quality_roc_auc"]["champion"]["during"] == 0.0
+    assert report["quality_roc_auc"]["champion"]["after"] == 1.0
+    assert report["loop_closed"] is True
+    plot_timeline(report, tmp_path / "t.png")
+    assert (tmp_path / "t.png").stat().st_size > 10_000
+
+
+def test_supervisor_environment(tmp_path: Path) -> None:
+    sup = Supervisor(SupervisorConfig(tmp_path, bootstrap="h:1", topic_prefix="p.",
+                                      services=["ingest"]))
+    env = sup.env_for("ingest")
+    assert env["DRIFTLOOP_KAFKA_BOOTSTRAP"] == "h:1"
+    assert env["DRIFTLOOP_TOPIC_PREFIX"] == "p."
+    assert env["DRIFTLOOP_DATA_DIR"] == str(tmp_path / "data")
+    assert env["DRIFTLOOP_TRACE_FILE"] == str(tmp_path / "traces" / "ingest.jsonl")
+    assert env["DRIFTLOOP_SCORER_PORT"] == "8002"
+
+
+def test_stop_kills_the_whole_process_group(tmp_path: Path) -> None:
+    # a child that ignores SIGTERM and has a grandchild: both must be gone after stop()
+    code = ("import signal, subprocess, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+            "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+            "print('up', flush=True); time.sleep(60)")
+    proc = ServiceProcess("stubborn", [sys.executable, "-c", code], {}, tmp_path / "s.log")
+    proc.start()
+    deadline = time.monotonic() + 10
+    while b"up" not in (tmp_path / "s.log").read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.stop(grace_s=0.5) is not None
+    assert not proc.alive

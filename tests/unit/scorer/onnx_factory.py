@@ -1,0 +1,36 @@
+"""Small ONNX models for scorer tests, built with onnx.helper: a logistic regression over
+named features, registered through the real ModelRegistry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+INPUT, OUTPUT = "x", "p"
+
+
+def logistic_onnx(weights: Sequence[float], bias: float, n_inputs: int | None = None) -> bytes:
+    """p = sigmoid(x @ w + b), x: float32 [N, n_inputs], p: float32 [N, 1]."""
+    n = len(weights) if n_inputs is None else n_inputs
+    w = numpy_helper.from_array(np.asarray(weights, np.float32).reshape(-1, 1), "w")
+    b = numpy_helper.from_array(np.asarray([bias], np.float32), "b")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", [INPUT, "w"], ["z0"]),
+         helper.make_node("Add", ["z0", "b"], ["z"]),
+         helper.make_node("Sigmoid", ["z"], [OUTPUT])],
+        "logistic",
+        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, [None, n])],
+        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, [None, 1])],
+        [w, b])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def metadata(features: Sequence[str], threshold: float = 0.5) -> dict[str, object]:
+    return {"features": list(features), "input_name": INPUT, "output_name": OUTPUT,
+            "threshold": threshold}

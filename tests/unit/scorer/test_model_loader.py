@@ -1,0 +1,80 @@
+"""Loading versions through the real registry (a temporary directory) and real onnxruntime:
+good versions serve, every kind of broken artifact is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from services.registry import ModelRegistry
+from services.scorer.model_loader import ModelLoader
+from services.scorer.onnx_model import ModelRejected
+from tests.unit.scorer.onnx_factory import logistic_onnx, metadata
+
+FEATURES = ["log_amount", "channel=ONLINE", "amount_count_10m"]
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> ModelRegistry:
+    return ModelRegistry(str(tmp_path / "registry"))
+
+
+def test_good_version_loads_and_scores(registry: ModelRegistry) -> None:
+    mv = registry.register("fraud", logistic_onnx([1.0, 2.0, 0.5], -1.0), metadata(FEATURES, 0.4))
+    model = ModelLoader(registry).load("fraud", mv.version, mv.sha256)
+    assert (model.version, model.features, model.threshold) == ("v0001", tuple(FEATURES), 0.4)
+    scores = model.predict(np.asarray([[0, 0, 0], [1, 1, 2]], np.float32))
+    assert scores.shape == (2,)
+    assert scores[0] == pytest.approx(1 / (1 + np.exp(1.0)), abs=1e-6)
+    assert scores[1] == pytest.approx(1 / (1 + np.exp(-3.0)), abs=1e-6)
+
+
+def test_champion_alias(registry: ModelRegistry) -> None:
+    assert ModelLoader(registry).champion("fraud") is None
+    mv = registry.register("fraud", logistic_onnx([1.0, 2.0, 0.5], 0.0), metadata(FEATURES))
+    registry.promote("fraud", mv.version, "test", "pytest")
+    champion = ModelLoader(registry).champion("fraud")
+    assert champion is not None and champion.version == "v0001"
+
+
+def test_flipped_byte_is_refused(registry: ModelRegistry, tmp_path: Path) -> None:
+    mv = registry.register("fraud", logistic_onnx([1.0, 2.0, 0.5], 0.0), metadata(FEATURES))
+    path = tmp_path / "registry" / "models" / "fraud" / "versions" / mv.version / "model.onnx"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelRejected, match="sha256"):
+        ModelLoader(ModelRegistry(str(tmp_path / "registry"))).load("fraud", mv.version)
+
+
+def test_sha_mismatch_with_the_event_is_refused(registry: ModelRegistry) -> None:
+    mv = registry.register("fraud", logistic_onnx([1.0, 2.0, 0.5], 0.0), metadata(FEATURES))
+    with pytest.raises(ModelRejected, match="event names sha256"):
+        ModelLoader(registry).load("fraud", mv.version, "0" * 64)
+
+
+@pytest.mark.parametrize(("artifact", "match"), [
+    (logistic_onnx([1.0, 2.0, 0.5], 0.0)[:-20], "not a loadable ONNX"),
+    (logistic_onnx([1.0, 2.0], 0.0), "does not take 3 features"),
+    (b"this is not an ONNX model at all", "not a loadable ONNX"),
+], ids=["truncated", "wrong-input-shape", "not-onnx"])
+def test_broken_artifacts_are_refused(registry: ModelRegistry, artifact: bytes,
+                                      match: str) -> None:
+    mv = registry.register("fraud", artifact, metadata(FEATURES))
+    with pytest.raises(ModelRejected, match=match):
+        ModelLoader(registry).load("fraud", mv.version, mv.sha256)
+
+
+def test_non_probability_outputs_fail_the_smoke_test(registry: ModelRegistry) -> None:
+    # Infinite weights: the golden batch's all-zero row gives 0 * inf = NaN.
+    mv = registry.register("fraud", logistic_onnx([np.inf, 0.0, 0.0], -np.inf),
+                           metadata(FEATURES))
+    with pytest.raises(ModelRejected, match="not probabilities"):
+        ModelLoader(registry).load("fraud", mv.version, mv.sha256)
+
+
+def test_unknown_version_is_refused(registry: ModelRegistry) -> None:
+    with pytest.raises(ModelRejected, match="not in the registry"):
+        ModelLoader(registry).load("fraud", "v0042")

@@ -1,0 +1,111 @@
+"""Training, export and the gate with real torch, onnxruntime and scikit-learn, seeded."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from services.registry import ModelRegistry, RunTracker
+from services.trainer.example_store import ExampleStore
+from services.trainer.gate import Gate, evaluate
+from services.trainer.mlp import TrainParams, best_f1_threshold, train_mlp
+from services.trainer.onnx_artifact import check_parity, export_onnx, score_onnx
+from services.trainer.retrain_job import RetrainConfig, RetrainJob
+from services.trainer.training_set import TrainingDataError, TrainingSet
+from tests.unit.trainer.synthetic import synthetic
+
+FAST = TrainParams(epochs=15, batch_size=256, seed=7)
+
+
+@pytest.fixture(scope="module")
+def store() -> ExampleStore:
+    s = ExampleStore(":memory:")
+    predictions, labels = synthetic(3000, seed=1)
+    s.add_predictions(predictions)
+    s.add_labels(labels)
+    return s
+
+
+def test_training_is_deterministic_and_onnx_matches_pytorch(store: ExampleStore) -> None:
+    data = TrainingSet.from_examples(store.examples())
+    train, holdout = data.split_by_time(0.2)
+    first = train_mlp(train, FAST, torch.device("cpu"))
+    second = train_mlp(train, FAST, torch.device("cpu"))
+    for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values(),
+                    strict=True):
+        assert torch.equal(a, b)
+    assert first.threshold == second.threshold
+    onnx_bytes = export_onnx(first.model, len(data.features))
+    assert check_parity(first.model, onnx_bytes, holdout.x) <= 1e-4
+    # raw features in, probabilities out: normalisation is inside the graph
+    scores = score_onnx(onnx_bytes, holdout.x)
+    assert scores.shape == (len(holdout),) and 0 <= scores.min() and scores.max() <= 1
+
+
+def test_gate_metrics_and_decisions() -> None:
+    y = np.array([0, 0, 1, 1, 0, 1])
+    p = np.array([0.1, 0.6, 0.7, 0.4, 0.2, 0.9])
+    m = evaluate(y, p, 0.5)
+    assert (m["tp"], m["fp"], m["fn"], m["tn"]) == (2, 1, 1, 2)
+    assert m["roc_auc"] == pytest.approx(8 / 9)
+    assert m["precision"] == pytest.approx(2 / 3) and m["recall"] == pytest.approx(2 / 3)
+    assert m["brier"] == pytest.approx(np.mean((p - y) ** 2))
+    gate = Gate("roc_auc", 0.01)
+    assert gate.decide({"roc_auc": 0.9}, {"roc_auc": 0.8}).promote
+    no = gate.decide({"roc_auc": 0.9}, {"roc_auc": 0.8}, {"roc_auc": 0.895}, "v0001")
+    assert not no.promote
+    assert no.reason == "does not beat: roc_auc 0.9000 < champion v0001 0.8950 + 0.01"
+    assert best_f1_threshold(np.array([0, 1, 1]), np.array([0.1, 0.8, 0.6])) == 0.35
+
+
+def test_gate_promotes_better_rejects_worse_and_runs_reproduce(
+        store: ExampleStore, tmp_path: Path) -> None:
+    registry = ModelRegistry(str(tmp_path))
+    tracker = RunTracker(str(tmp_path))
+    config = RetrainConfig(params=FAST, min_rows=100, gate=Gate("roc_auc", 0.01),
+                           code_version="test")
+    weak = RetrainJob(registry, store, tracker,
+                      replace(config, params=replace(FAST, epochs=1, lr=1e-5, hidden=(2,)),
+                              gate=Gate("roc_auc", -1.0)))
+    first = weak.run("fraud", reason="seed a weak champion", requested_by="test")
+    assert first.run["status"] == "PROMOTED"     # a margin of -1 lets anything in
+
+    good = RetrainJob(registry, store, tracker, config)
+    better = good.run("fraud", reason="drift", requested_by="monitor", request_id="req-42")
+    assert better.decision.promote, better.decision.reason
+    assert better.decision.reason.startswith("beats roc_auc")
+    assert "champion v0001" in better.decision.reason
+    assert registry.alias("fraud", "champion") == better.version
+    assert [r["action"] for r in better.lifecycle] == ["TRAINED", "PROMOTED"]
+    promoted = better.lifecycle[1]
+    assert (promoted["version"], promoted["previous_version"]) == ("v0002", "v0001")
+    assert promoted["lineage"]["request_id"] == "req-42"
+    assert promoted["lineage"]["parent_champion"] == "v0001"
+    meta = better.version.metadata
+    assert meta["features"] == [f"f{i}" for i in range(6)]
+    assert meta["lineage"]["rows"] == 3000 and meta["lineage"]["holdout_rows"] == 600
+    assert meta["training"]["onnx_parity_max_abs_diff"] <= 1e-4
+    assert sum(map(sum, meta["confusion_matrix"])) == 600
+
+    worse = RetrainJob(registry, store, tracker, replace(
+        config, params=replace(FAST, epochs=1, lr=1e-5, hidden=(2,))))
+    rejected = worse.run("fraud", reason="by hand", requested_by="cli")
+    assert not rejected.decision.promote
+    assert rejected.decision.reason.startswith("does not beat: roc_auc")
+    assert [r["action"] for r in rejected.lifecycle] == ["TRAINED", "REJECTED"]
+    assert registry.alias("fraud", "champion") == better.version   # unchanged
+    assert registry.history("fraud")[-1]["action"] == "REJECTED"
+    assert registry.get("fraud", "v0003").metadata["status"] == "REJECTED"
+
+    runs = tracker.runs("fraud")
+    assert [r["status"] for r in runs] == ["PROMOTED", "PROMOTED", "REJECTED"]
+    again = good.reproduce(tracker.get("fraud", better.run["run_id"]))
+    assert again["digest_matches"] and again["max_metric_diff"] == 0.0
+
+    with pytest.raises(TrainingDataError):
+        RetrainJob(registry, store, tracker, replace(config, min_rows=10_000)).run(
+            "fraud", reason="x", requested_by="test")
