@@ -9,7 +9,7 @@ export PYTHONHASHSEED := 0
 # torch runs single-threaded: on small machines its thread pool fights the event loop.
 export OMP_NUM_THREADS := 1
 
-.PHONY: help install redis deploy-tools lint test test-unit test-integration demo bench broker clean
+.PHONY: help install redis deploy-tools lint test test-e2e demo bench broker clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -47,7 +47,10 @@ lint: install ## ruff and mypy
 	$(BIN)/mypy
 
 test: install redis deploy-tools lint ## Lint, then every test against a real broker and Redis
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -m "not e2e"
+
+test-e2e: install redis ## The whole loop through separate processes (several minutes)
+	$(BIN)/pytest -q -p no:cacheprovider -m e2e tests/e2e
 
 demo: install ## Run the main job on the embedded stack
 	$(BIN)/driftloop demo

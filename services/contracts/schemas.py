@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,11 @@ class SchemaSet:
             return self.schemas[name]
         except KeyError:
             known = ", ".join(sorted(self.schemas))
-            raise KeyError(f"no schema named {name!r} in {self.directory} (known: {known})") from None
+            raise KeyError(
+                f"no schema named {name!r} in {self.directory} (known: {known})"
+            ) from None
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Schema]:
         return iter(self.schemas.values())
 
     def __len__(self) -> int:

@@ -10,7 +10,7 @@ from services.messaging.batch_loop import BatchLoop, Handler
 from services.messaging.clients import KafkaClients
 from services.messaging.deadletter import DeadLetterer
 from services.messaging.dedup import SeenIds
-from services.messaging.publisher import Outbound, PublishError, Publisher
+from services.messaging.publisher import Outbound, Publisher, PublishError
 
 __all__ = [
     "BatchLoop",

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from services.contracts import AvroCodec, load_schemas
 from services.contracts.schema_registry import LocalSchemaRegistry
 from tests.integration.kafka_helpers import drain, produce
-from tests.integration.test_ingest import ingest  # noqa: F401  (fixture)
 
 SCHEMA = "driftloop.cards.CardTransaction"
 NOW = int(time.time() * 1000)

@@ -1,0 +1,121 @@
+"""Features benchmarks: service throughput with Redis, freshness at 5,000 events/s, and the
+online lookup of a 100-entity batch. Starts its own embedded broker and redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from services.contracts import AvroCodec, load_schemas
+from services.contracts.schema_registry import LocalSchemaRegistry
+from services.features.app import Features
+from services.features.settings import FeaturesSettings
+from services.featurestore import FeatureClient
+from services.messaging import KafkaClients, Outbound, Publisher
+from services.messaging.embedded_broker import EmbeddedBroker
+
+SCHEMA = "driftloop.cards.CardTransaction"
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _event(i: int, now_ms: int) -> dict:
+    return {"event_id": f"e{i}", "card_id": f"c{i % 5000}", "merchant_id": f"m{i % 97}",
+            "amount": float(i % 500), "currency": "EUR", "merchant_category": "5411",
+            "channel": "POS", "country": "DE", "event_time": now_ms}
+
+
+def p99(xs: list[float]) -> float:
+    return sorted(xs)[int(len(xs) * 0.99) - 1]
+
+
+async def _run(bootstrap: str, redis_url: str, data_dir: Path) -> None:
+    codec = AvroCodec(load_schemas(), LocalSchemaRegistry(load_schemas()))
+    settings = FeaturesSettings.model_validate({
+        "kafka_bootstrap": bootstrap, "redis_url": redis_url, "data_dir": data_dir,
+        "topic_partitions": 2, "features_port": _port(), "features_group": "bench"})
+    service = Features(settings)
+    stopping = asyncio.Event()
+    task = asyncio.create_task(service.run(stopping))
+    while not service.health.ready:
+        await asyncio.sleep(0.05)
+    producer = KafkaClients(bootstrap).producer()
+    await producer.start()
+    publisher = Publisher(producer)
+    applied = service.events.labels("applied")
+
+    # Throughput: a backlog of N events, timed from the first to the last one applied.
+    n = 20_000
+    now = int(time.time() * 1000)
+    records = [Outbound(service.topics.valid, codec.encode(SCHEMA, _event(i, now + i)),
+                        f"c{i % 5000}".encode()) for i in range(n)]
+    await publisher.publish(records)
+    start_count = applied._value.get()
+    started = time.perf_counter()
+    while applied._value.get() - start_count < n:
+        await asyncio.sleep(0.01)
+    elapsed = time.perf_counter() - started
+    print(f"features service, Redis online store: {n / elapsed:,.0f} events/s "
+          f"({n} events in {elapsed:.2f}s, including offline parquet)")
+
+    # Freshness at 5,000 events/s: time from publish to the value readable online.
+    client = FeatureClient.from_settings(settings.store_settings())
+    lags: list[float] = []
+    base = n
+    for tick in range(50):  # 50 ticks of 100 events every 20 ms = 5,000 events/s
+        batch_start = base + tick * 100
+        batch = [_event(batch_start + j, now + batch_start + j) for j in range(100)]
+        for j, e in enumerate(batch):
+            e["card_id"] = f"fresh{batch_start + j}"
+        sent = time.perf_counter()
+        await publisher.publish([Outbound(service.topics.valid, codec.encode(SCHEMA, e),
+                                          e["card_id"].encode()) for e in batch])
+        probe = batch[-1]["card_id"]
+        while (await client.lookup([probe])).defaulted[0]:
+            await asyncio.sleep(0.002)
+        lags.append(time.perf_counter() - sent)
+        await asyncio.sleep(max(0.0, 0.02 - (time.perf_counter() - sent)))
+    print(f"freshness at ~5,000 events/s: p50 {statistics.median(lags) * 1000:.0f} ms, "
+          f"p99 {p99(lags) * 1000:.0f} ms")
+
+    # Online lookup of a 100-entity batch.
+    ids = [f"c{i}" for i in range(100)]
+    times = []
+    for _ in range(2000):
+        t0 = time.perf_counter()
+        result = await client.lookup(ids)
+        times.append(time.perf_counter() - t0)
+    assert not result.degraded
+    print(f"online lookup, 100 entities, Redis: p50 {statistics.median(times) * 1000:.2f} ms, "
+          f"p99 {p99(times) * 1000:.2f} ms")
+    await client.close()
+    await producer.stop()
+    stopping.set()
+    await task
+
+
+def main() -> None:
+    broker = EmbeddedBroker(port=_port())
+    broker.start()
+    port = _port()
+    redis = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port",
+                              str(port), "--save", "", "--appendonly", "no"],
+                             stdout=subprocess.DEVNULL)
+    time.sleep(0.3)
+    try:
+        with tempfile.TemporaryDirectory() as data_dir:
+            asyncio.run(_run(broker.bootstrap, f"redis://127.0.0.1:{port}/0", Path(data_dir)))
+    finally:
+        redis.terminate()
+        redis.wait()
+        broker.stop()

@@ -1,0 +1,24 @@
+"""Features settings (DRIFTLOOP_FEATURES_* plus the common DRIFTLOOP_* ones)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from services.featurestore import FeatureStoreSettings
+from services.runtime import CommonSettings
+
+
+class FeaturesSettings(CommonSettings):
+    redis_url: str | None = Field(
+        None, description="Redis online store; unset: Feast's SQLite store under data_dir.")
+    feature_repo: Path | None = Field(None, description="feature_repo/ folder; unset: built in.")
+    features_port: int = Field(8003, description="HTTP port of /healthz, /readyz, /metrics.")
+    features_group: str = Field("features", description="Consumer group on events.valid.")
+    features_max_batch: int = Field(5000, ge=1, description="Events per micro-batch at most.")
+
+    def store_settings(self) -> FeatureStoreSettings:
+        return FeatureStoreSettings.model_validate(
+            {"redis_url": self.redis_url, "data_dir": self.data_dir,
+             "feature_repo": self.feature_repo})

@@ -1,0 +1,86 @@
+"""The feature client shared by scorer and trainer: a batched online lookup of a feature
+service's features with a deadline and a circuit breaker, falling back to the declared
+defaults and saying which features were defaulted. It never raises for store trouble: a
+scorer scores with defaults (and says so) rather than failing or stalling."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from services.featurestore.circuit_breaker import CircuitBreaker
+from services.featurestore.declarations import FeatureDeclarations
+from services.featurestore.online_store import (
+    OnlineStore,
+    RedisOnlineStore,
+    SqliteOnlineStore,
+)
+from services.featurestore.settings import FeatureStoreSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FeatureLookup:
+    feature_names: list[str]
+    values: list[dict[str, float]]
+    defaulted: list[list[str]]
+    degraded: bool
+
+
+class FeatureClient:
+    def __init__(self, store: OnlineStore, declarations: FeatureDeclarations, service: str,
+                 deadline_s: float, breaker: CircuitBreaker) -> None:
+        self._store = store
+        specs = declarations.service(service).features
+        self.feature_names = [f.name for f in specs]
+        self._defaults = {f.name: f.default for f in specs}
+        self._deadline_s = deadline_s
+        self.breaker = breaker
+
+    @classmethod
+    def from_settings(cls, settings: FeatureStoreSettings) -> FeatureClient:
+        """Builds the client; opens no connection (Redis connects on the first lookup)."""
+        declarations = FeatureDeclarations.load(settings.feature_repo)
+        service = declarations.service(settings.feature_service)
+        store: OnlineStore
+        if settings.redis_url:
+            store = RedisOnlineStore(settings.redis_url, declarations.project, service,
+                                     settings.feature_deadline_ms / 1000)
+        else:
+            store = SqliteOnlineStore(settings.sqlite_path(), declarations.project, service)
+        breaker = CircuitBreaker(settings.feature_breaker_failures,
+                                 settings.feature_breaker_reset_s)
+        return cls(store, declarations, settings.feature_service,
+                   settings.feature_deadline_ms / 1000, breaker)
+
+    def _defaults_for(self, count: int) -> FeatureLookup:
+        return FeatureLookup(self.feature_names, [dict(self._defaults) for _ in range(count)],
+                             [list(self.feature_names) for _ in range(count)], True)
+
+    async def lookup(self, entity_ids: Sequence[str]) -> FeatureLookup:
+        if not entity_ids:
+            return FeatureLookup(self.feature_names, [], [], False)
+        if not self.breaker.allow():
+            return self._defaults_for(len(entity_ids))
+        try:
+            rows = await asyncio.wait_for(self._store.read(entity_ids), self._deadline_s)
+        except Exception as exc:  # timeout, connection refused, protocol error: all degrade
+            self.breaker.failure()
+            log.warning("online lookup failed (%s), serving defaults; breaker %s",
+                        type(exc).__name__, self.breaker.state)
+            return self._defaults_for(len(entity_ids))
+        self.breaker.success()
+        values, defaulted = [], []
+        for row in rows:
+            missing = [n for n in self.feature_names if n not in row]
+            for name in missing:
+                row[name] = self._defaults[name]
+            values.append(row)
+            defaulted.append(missing)
+        return FeatureLookup(self.feature_names, values, defaulted, False)
+
+    async def close(self) -> None:
+        await self._store.close()

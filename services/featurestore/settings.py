@@ -1,0 +1,27 @@
+"""Settings of the feature client (DRIFTLOOP_REDIS_URL, DRIFTLOOP_FEATURE_*)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class FeatureStoreSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DRIFTLOOP_", frozen=True, extra="ignore")
+
+    redis_url: str | None = Field(
+        None, description="Redis online store; unset: Feast's SQLite store under data_dir.")
+    data_dir: Path = Field(Path(".driftloop"), description="Local state (SQLite, parquet).")
+    feature_service: str = Field("fraud_v1", description="Feature service the model reads.")
+    feature_repo: Path | None = Field(None, description="feature_repo/ folder; unset: built in.")
+    feature_deadline_ms: float = Field(
+        25.0, gt=0, description="An online lookup taking longer gives defaults (degraded).")
+    feature_breaker_failures: int = Field(
+        3, ge=1, description="Consecutive failed lookups that open the circuit breaker.")
+    feature_breaker_reset_s: float = Field(
+        5.0, gt=0, description="How long an open breaker skips the store before one probe.")
+
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "feast" / "online.db"

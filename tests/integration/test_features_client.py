@@ -1,0 +1,60 @@
+"""The feature client against a real Redis that freezes (SIGSTOP): lookups answer defaults
+within the deadline, the breaker opens, and the client recovers when Redis thaws."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from services.featurestore import FeatureClient, FeatureStoreSettings
+from tests.conftest import free_port
+
+
+@pytest.fixture
+def own_redis():
+    port = free_port()
+    proc = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port),
+                             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL)
+    for _ in range(200):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.02)
+    yield proc, f"redis://127.0.0.1:{port}/0"
+    os.kill(proc.pid, signal.SIGCONT)
+    proc.terminate()
+    proc.wait(5)
+
+
+async def test_frozen_redis_degrades_fast(own_redis, tmp_path: Path) -> None:
+    proc, url = own_redis
+    settings = FeatureStoreSettings.model_validate({
+        "redis_url": url, "data_dir": tmp_path, "feature_deadline_ms": 50,
+        "feature_breaker_failures": 2, "feature_breaker_reset_s": 0.5})
+    client = FeatureClient.from_settings(settings)
+    healthy = await client.lookup(["c1", "c2"])
+    assert not healthy.degraded
+    assert healthy.defaulted == [healthy.feature_names, healthy.feature_names]
+    assert healthy.values[0]["seconds_since_last"] == -1.0
+
+    os.kill(proc.pid, signal.SIGSTOP)
+    started = time.perf_counter()
+    results = [await client.lookup(["c1"]) for _ in range(5)]
+    elapsed = time.perf_counter() - started
+    assert [r.degraded for r in results] == [True] * 5
+    assert client.breaker.state == "open"
+    assert elapsed < 2.0  # two 50 ms deadlines, then the open breaker answers at once
+
+    os.kill(proc.pid, signal.SIGCONT)
+    time.sleep(0.6)
+    recovered = await client.lookup(["c1"])
+    assert not recovered.degraded and client.breaker.state == "closed"
+    await client.close()
