@@ -27,9 +27,8 @@ from services.messaging import (
     ensure_topics,
     wait_for_broker,
 )
-from services.runtime import Health, health_app, run_until_stopped, serve_http
-from services.runtime.service import configure_logging
-from services.telemetry import ServiceMetrics, setup_tracing
+from services.runtime import Health, health_app, serve_http, serve_service
+from services.telemetry import ServiceMetrics
 
 log = logging.getLogger("driftloop.features")
 SERVICE = "features"
@@ -240,7 +239,4 @@ class Features:
 
 def main() -> None:
     settings = FeaturesSettings.model_validate({})  # values from DRIFTLOOP_* variables
-    configure_logging(settings.log_level)
-    setup_tracing(SERVICE, otlp_endpoint=settings.otlp_endpoint, trace_file=settings.trace_file,
-                  sample_ratio=settings.trace_sample_ratio)
-    run_until_stopped(Features(settings).run)
+    serve_service(SERVICE, settings, lambda: Features(settings))

@@ -27,9 +27,8 @@ from services.messaging import (
     ensure_topics,
     wait_for_broker,
 )
-from services.runtime import Health, health_app, run_until_stopped, serve_http
-from services.runtime.service import configure_logging
-from services.telemetry import EventTraces, ServiceMetrics, setup_tracing
+from services.runtime import Health, health_app, read_limited_body, serve_http, serve_service
+from services.telemetry import EventTraces, ServiceMetrics
 
 log = logging.getLogger("driftloop.ingest")
 SERVICE = "ingest"
@@ -98,18 +97,10 @@ class Ingest:
         @app.post("/events", tags=["ingest"])
         async def post_events(request: Request) -> Response:
             """Publish a batch: a JSON array of events or NDJSON. Replies per event."""
-            declared = request.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > limits.ingest_max_body_bytes:
-                raise HTTPException(413, f"body over {limits.ingest_max_body_bytes} bytes")
-            chunks, size = [], 0
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limits.ingest_max_body_bytes:
-                    raise HTTPException(413, f"body over {limits.ingest_max_body_bytes} bytes")
-                chunks.append(chunk)
+            body = await read_limited_body(request, limits.ingest_max_body_bytes)
             started = time.perf_counter()
             ndjson = "ndjson" in request.headers.get("content-type", "")
-            outputs, results = self.handle_body(b"".join(chunks), ndjson)
+            outputs, results = self.handle_body(body, ndjson)
             if len(results) > limits.ingest_max_batch_events:
                 raise HTTPException(
                     413, f"{len(results)} events; at most {limits.ingest_max_batch_events}")
@@ -123,8 +114,8 @@ class Ingest:
             self._count(results, "http")
             self.batch_seconds.labels("http").observe(time.perf_counter() - started)
             accepted = sum(1 for r in results if r["accepted"])
-            body = {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
-            return Response(orjson.dumps(body), media_type="application/json")
+            reply = {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
+            return Response(orjson.dumps(reply), media_type="application/json")
 
         return app
 
@@ -159,7 +150,4 @@ class Ingest:
 
 def main() -> None:
     settings = IngestSettings()
-    configure_logging(settings.log_level)
-    setup_tracing(SERVICE, otlp_endpoint=settings.otlp_endpoint, trace_file=settings.trace_file,
-                  sample_ratio=settings.trace_sample_ratio)
-    run_until_stopped(Ingest(settings).run)
+    serve_service(SERVICE, settings, lambda: Ingest(settings))

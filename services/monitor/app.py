@@ -29,9 +29,8 @@ from services.monitor.model_watcher import ModelWatcher
 from services.monitor.settings import MonitorSettings
 from services.monitor.state_store import StateStore
 from services.registry import ModelRegistry, RegistryError, lifecycle_record
-from services.runtime import Health, health_app, run_until_stopped, serve_http
-from services.runtime.service import configure_logging
-from services.telemetry import ServiceMetrics, setup_tracing
+from services.runtime import Health, health_app, serve_http, serve_service
+from services.telemetry import ServiceMetrics
 
 log = logging.getLogger("driftloop.monitor")
 SERVICE = "monitor"
@@ -237,7 +236,4 @@ class Monitor:
 
 def main() -> None:
     settings = MonitorSettings()
-    configure_logging(settings.log_level)
-    setup_tracing(SERVICE, otlp_endpoint=settings.otlp_endpoint, trace_file=settings.trace_file,
-                  sample_ratio=settings.trace_sample_ratio)
-    run_until_stopped(Monitor(settings).run)
+    serve_service(SERVICE, settings, lambda: Monitor(settings))

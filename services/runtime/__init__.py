@@ -5,8 +5,16 @@
 from __future__ import annotations
 
 from services.runtime.health import Health
-from services.runtime.http import health_app, serve_http
-from services.runtime.service import run_until_stopped
+from services.runtime.http import health_app, read_limited_body, serve_http
+from services.runtime.service import run_until_stopped, serve_service
 from services.runtime.settings import CommonSettings
 
-__all__ = ["CommonSettings", "Health", "health_app", "run_until_stopped", "serve_http"]
+__all__ = [
+    "CommonSettings",
+    "Health",
+    "health_app",
+    "read_limited_body",
+    "run_until_stopped",
+    "serve_http",
+    "serve_service",
+]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import uvicorn
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -43,3 +43,18 @@ async def serve_http(app: FastAPI, host: str, port: int, stopping: asyncio.Event
     await stopping.wait()
     server.should_exit = True
     await task
+
+
+async def read_limited_body(request: Request, limit: int) -> bytes:
+    """The request body, or 413 as soon as it is known to exceed ``limit`` bytes: from the
+    declared Content-Length, else while streaming (chunked bodies declare none)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"body over {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -6,6 +6,10 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from services.runtime.settings import CommonSettings
+from services.telemetry import setup_tracing
 
 
 def configure_logging(level: str) -> None:
@@ -27,3 +31,17 @@ def run_until_stopped(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
         await main(stopping)
 
     asyncio.run(runner())
+
+
+class _Service(Protocol):
+    async def run(self, stopping: asyncio.Event) -> None: ...
+
+
+def serve_service(name: str, settings: CommonSettings,
+                  build: Callable[[], _Service]) -> None:
+    """The ``main()`` of every service: logging, tracing (service.name = ``name``), then the
+    service built by ``build`` runs until SIGINT/SIGTERM."""
+    configure_logging(settings.log_level)
+    setup_tracing(name, otlp_endpoint=settings.otlp_endpoint, trace_file=settings.trace_file,
+                  sample_ratio=settings.trace_sample_ratio)
+    run_until_stopped(build().run)

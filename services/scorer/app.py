@@ -33,8 +33,7 @@ from services.messaging import (
     ensure_topics,
     wait_for_broker,
 )
-from services.runtime import Health, health_app, run_until_stopped, serve_http
-from services.runtime.service import configure_logging
+from services.runtime import Health, health_app, read_limited_body, serve_http, serve_service
 from services.scorer.baseline_model import BaselineModel
 from services.scorer.batch_scorer import BatchScorer, ScoredBatch
 from services.scorer.feature_source import FeatureSource
@@ -49,7 +48,6 @@ from services.telemetry import (
     TRACEPARENT,
     ServiceMetrics,
     context_from_headers,
-    setup_tracing,
     traceparent_of,
 )
 
@@ -299,17 +297,9 @@ class Scorer:
             if not self._authorised(request):
                 raise HTTPException(401, "missing or wrong bearer token",
                                     headers={"WWW-Authenticate": "Bearer"})
-            declared = request.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > limits.scorer_max_body_bytes:
-                raise HTTPException(413, f"body over {limits.scorer_max_body_bytes} bytes")
-            chunks, size = [], 0
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limits.scorer_max_body_bytes:
-                    raise HTTPException(413, f"body over {limits.scorer_max_body_bytes} bytes")
-                chunks.append(chunk)
+            raw = await read_limited_body(request, limits.scorer_max_body_bytes)
             try:
-                body = orjson.loads(b"".join(chunks))
+                body = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
                 raise HTTPException(422, f"not JSON: {exc}") from None
             items = body if isinstance(body, list) else [body]
@@ -396,7 +386,4 @@ class Scorer:
 
 def main() -> None:
     settings = ScorerSettings()
-    configure_logging(settings.log_level)
-    setup_tracing(SERVICE, otlp_endpoint=settings.otlp_endpoint, trace_file=settings.trace_file,
-                  sample_ratio=settings.trace_sample_ratio)
-    run_until_stopped(Scorer(settings).run)
+    serve_service(SERVICE, settings, lambda: Scorer(settings))

@@ -29,9 +29,8 @@ from services.messaging import (
 from services.registry import ModelRegistry
 from services.registry.lifecycle import LIFECYCLE_SCHEMA
 from services.registry.run_tracker import RunTracker
-from services.runtime import Health, health_app, run_until_stopped, serve_http
-from services.runtime.service import configure_logging
-from services.telemetry import ServiceMetrics, setup_tracing
+from services.runtime import Health, health_app, serve_http, serve_service
+from services.telemetry import ServiceMetrics
 from services.trainer.example_store import ExampleStore
 from services.trainer.retrain_job import RetrainJob, RetrainOutcome
 from services.trainer.settings import TrainerSettings
@@ -166,7 +165,4 @@ class Trainer:
 
 def main() -> None:
     settings = TrainerSettings()
-    configure_logging(settings.log_level)
-    setup_tracing(SERVICE, otlp_endpoint=settings.otlp_endpoint, trace_file=settings.trace_file,
-                  sample_ratio=settings.trace_sample_ratio)
-    run_until_stopped(Trainer(settings).run)
+    serve_service(SERVICE, settings, lambda: Trainer(settings))
