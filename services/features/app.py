@@ -24,10 +24,8 @@ from services.messaging import (
     KafkaClients,
     Outbound,
     Publisher,
-    ensure_topics,
-    wait_for_broker,
 )
-from services.runtime import Health, health_app, serve_http, serve_service
+from services.runtime import Health, connect_to_kafka, health_app, serve_http, serve_service
 from services.telemetry import ServiceMetrics
 
 log = logging.getLogger("driftloop.features")
@@ -205,11 +203,7 @@ class Features:
         http = asyncio.create_task(serve_http(
             health_app(SERVICE, self.health, self.metrics.registry),
             self.settings.http_host, self.settings.features_port, stopping))
-        await wait_for_broker(self.settings.kafka_bootstrap, timeout_s=120)
-        self.health.done("broker")
-        await ensure_topics(self.settings.kafka_bootstrap, self.topics.all_names(),
-                            self.settings.topic_partitions)
-        self.health.done("topics")
+        await connect_to_kafka(self.settings, self.health)
         # feast apply: idempotent, so every replica may run it at start.
         self.store = await asyncio.to_thread(apply_repo, self.settings.store_settings())
         self.health.done("feast")

@@ -24,10 +24,15 @@ from services.messaging import (
     KafkaClients,
     Outbound,
     Publisher,
-    ensure_topics,
-    wait_for_broker,
 )
-from services.runtime import Health, health_app, read_limited_body, serve_http, serve_service
+from services.runtime import (
+    Health,
+    connect_to_kafka,
+    health_app,
+    read_limited_body,
+    serve_http,
+    serve_service,
+)
 from services.telemetry import EventTraces, ServiceMetrics
 
 log = logging.getLogger("driftloop.ingest")
@@ -123,11 +128,7 @@ class Ingest:
     async def run(self, stopping: asyncio.Event) -> None:
         http = asyncio.create_task(serve_http(
             self.http_app(), self.settings.http_host, self.settings.ingest_port, stopping))
-        await wait_for_broker(self.settings.kafka_bootstrap, timeout_s=120)
-        self.health.done("broker")
-        await ensure_topics(self.settings.kafka_bootstrap, self.topics.all_names(),
-                            self.settings.topic_partitions)
-        self.health.done("topics")
+        await connect_to_kafka(self.settings, self.health)
         producer = self.clients.producer()
         consumer = self.clients.consumer(self.topics.raw, group_id=self.settings.ingest_group)
         await producer.start()

@@ -21,15 +21,13 @@ from services.messaging import (
     KafkaClients,
     Outbound,
     Publisher,
-    ensure_topics,
-    wait_for_broker,
 )
 from services.monitor.decisions import Decision, DriftFinding, RetrainDecision, RollbackDecision
 from services.monitor.model_watcher import ModelWatcher
 from services.monitor.settings import MonitorSettings
 from services.monitor.state_store import StateStore
 from services.registry import ModelRegistry, RegistryError, lifecycle_record
-from services.runtime import Health, health_app, serve_http, serve_service
+from services.runtime import Health, connect_to_kafka, health_app, serve_http, serve_service
 from services.telemetry import ServiceMetrics
 
 log = logging.getLogger("driftloop.monitor")
@@ -209,10 +207,7 @@ class Monitor:
         s = self.settings
         app = health_app(SERVICE, self.health, self.metrics.registry)
         http = asyncio.create_task(serve_http(app, s.http_host, s.monitor_port, stopping))
-        await wait_for_broker(s.kafka_bootstrap, timeout_s=120)
-        self.health.done("broker")
-        await ensure_topics(s.kafka_bootstrap, self.topics.all_names(), s.topic_partitions)
-        self.health.done("topics")
+        await connect_to_kafka(self.settings, self.health)
         producer = self.clients.producer()
         consumer = self.clients.consumer(self.topics.predictions, self.topics.labels,
                                          self.topics.lifecycle, group_id=s.monitor_group)

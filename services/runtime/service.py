@@ -8,6 +8,8 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from services.messaging import ensure_topics, wait_for_broker
+from services.runtime.health import Health
 from services.runtime.settings import CommonSettings
 from services.telemetry import setup_tracing
 
@@ -45,3 +47,14 @@ def serve_service(name: str, settings: CommonSettings,
     setup_tracing(name, otlp_endpoint=settings.otlp_endpoint, trace_file=settings.trace_file,
                   sample_ratio=settings.trace_sample_ratio)
     run_until_stopped(build().run)
+
+
+async def connect_to_kafka(settings: CommonSettings, health: Health,
+                           timeout_s: float = 120.0) -> None:
+    """What every service does before consuming: wait for the broker, create the loop's topics
+    (idempotent, so every replica may), and mark both done on /readyz."""
+    await wait_for_broker(settings.kafka_bootstrap, timeout_s=timeout_s)
+    health.done("broker")
+    await ensure_topics(settings.kafka_bootstrap, settings.topics().all_names(),
+                        settings.topic_partitions)
+    health.done("topics")

@@ -30,10 +30,15 @@ from services.messaging import (
     KafkaClients,
     Outbound,
     Publisher,
-    ensure_topics,
-    wait_for_broker,
 )
-from services.runtime import Health, health_app, read_limited_body, serve_http, serve_service
+from services.runtime import (
+    Health,
+    connect_to_kafka,
+    health_app,
+    read_limited_body,
+    serve_http,
+    serve_service,
+)
 from services.scorer.baseline_model import BaselineModel
 from services.scorer.batch_scorer import BatchScorer, ScoredBatch
 from services.scorer.feature_source import FeatureSource
@@ -351,11 +356,7 @@ class Scorer:
     async def run(self, stopping: asyncio.Event) -> None:
         http = asyncio.create_task(serve_http(
             self.http_app(), self.settings.http_host, self.settings.scorer_port, stopping))
-        await wait_for_broker(self.settings.kafka_bootstrap, timeout_s=120)
-        self.health.done("broker")
-        await ensure_topics(self.settings.kafka_bootstrap, self.topics.all_names(),
-                            self.settings.topic_partitions)
-        self.health.done("topics")
+        await connect_to_kafka(self.settings, self.health)
         lifecycle = await self._lifecycle_consumer()
         await self.load_initial()
         self.health.done("model")

@@ -23,13 +23,11 @@ from services.messaging import (
     Outbound,
     Publisher,
     SeenIds,
-    ensure_topics,
-    wait_for_broker,
 )
 from services.registry import ModelRegistry
 from services.registry.lifecycle import LIFECYCLE_SCHEMA
 from services.registry.run_tracker import RunTracker
-from services.runtime import Health, health_app, serve_http, serve_service
+from services.runtime import Health, connect_to_kafka, health_app, serve_http, serve_service
 from services.telemetry import ServiceMetrics
 from services.trainer.example_store import ExampleStore
 from services.trainer.retrain_job import RetrainJob, RetrainOutcome
@@ -137,11 +135,7 @@ class Trainer:
         http = asyncio.create_task(serve_http(
             health_app(SERVICE, self.health, self.metrics.registry),
             self.settings.http_host, self.settings.trainer_port, stopping))
-        await wait_for_broker(self.settings.kafka_bootstrap, timeout_s=120)
-        self.health.done("broker")
-        await ensure_topics(self.settings.kafka_bootstrap, self.topics.all_names(),
-                            self.settings.topic_partitions)
-        self.health.done("topics")
+        await connect_to_kafka(self.settings, self.health)
         producer = self.clients.producer()
         consumer = self.clients.consumer(
             self.topics.predictions, self.topics.labels, self.topics.retrain_requests,
