@@ -23,6 +23,8 @@ def register(app: typer.Typer) -> None:
         warmup: float = typer.Option(20.0, help="Seconds before quality counts as 'before'."),
         settle: float = typer.Option(10.0, help="Seconds to wait after the stream ends."),
         ports: str = typer.Option("", help="service=port,... overriding the defaults."),
+        dispute_rate: float = typer.Option(0.7, help="Share of frauds cardholders dispute."),
+        bad_rate: float = typer.Option(0.002, help="Broken payloads added per event."),
     ) -> None:
         """Run broker + services + simulator; report whether the loop closed (exit 0) or not."""
         from services.demo import DemoConfig, run_demo
@@ -33,5 +35,6 @@ def register(app: typer.Typer) -> None:
             bootstrap=bootstrap or None, broker_port=broker_port, topic_prefix=topic_prefix,
             label_delay_s=(max(0.5, label_delay - 2), label_delay + 2), warmup_s=warmup,
             settle_s=settle, ingest_port=port_map.pop("ingest", 8001), ports=port_map,
-            baseline_every=max(1, int(rate // 500)))
+            baseline_every=max(1, int(rate // 500)), dispute_rate=dispute_rate,
+            bad_rate=bad_rate)
         raise typer.Exit(run_demo(config))

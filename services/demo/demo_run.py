@@ -36,6 +36,7 @@ from services.simulation import (
     SimulatorConfig,
     TransactionSimulator,
 )
+from services.simulation.bad_events import BadEvents
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ class DemoConfig:
     label_delay_s: tuple[float, float] = (2.0, 6.0)
     label_noise: float = 0.01
     sample_rate: float = 0.05
+    dispute_rate: float = 0.7       # share of frauds their cardholders report (chargebacks)
+    bad_rate: float = 0.002         # broken payloads added to the stream, for the dead letters
     bootstrap: str | None = None    # None: the embedded broker
     broker_port: int = 9092
     topic_prefix: str = ""
@@ -60,6 +63,18 @@ class DemoConfig:
     ports: dict[str, int] = field(default_factory=dict)
     progress_every_s: float = 2.0
     baseline_every: int = 1
+
+    def service_env(self) -> dict[str, str]:
+        """The services' settings at demo speed. A demo compresses days into minutes (label
+        delays of seconds, a drift a minute in), so the loop's clocks shrink with it: the
+        first model is trained once the warm-up's labels are in, the monitor's cooldown is
+        seconds, not minutes. Every value stays overridable from the environment."""
+        labels_per_s = self.rate * (self.sample_rate + self.dispute_rate * 0.01)
+        return {
+            "DRIFTLOOP_TRAINER_MIN_NEW_LABELS": str(max(300, round(labels_per_s * 15))),
+            "DRIFTLOOP_MONITOR_RETRAIN_COOLDOWN_S": "20",
+            "DRIFTLOOP_MONITOR_SNAPSHOT_INTERVAL_S": "10",
+        }
 
 
 class Demo:
@@ -70,7 +85,8 @@ class Demo:
         sup_config = SupervisorConfig(config.output_dir, bootstrap=config.bootstrap,
                                       broker_port=config.broker_port,
                                       topic_prefix=config.topic_prefix,
-                                      services=config.services)
+                                      services=config.services,
+                                      extra_env=config.service_env())
         sup_config.ports.update(ports)
         self.supervisor = Supervisor(sup_config)
         self.ledger = LoopLedger()
@@ -117,7 +133,8 @@ class Demo:
         bot = AnalystBot(AnalystConfig(seed=cfg.seed, sample_rate=cfg.sample_rate,
                                        min_delay_s=cfg.label_delay_s[0],
                                        max_delay_s=cfg.label_delay_s[1],
-                                       noise=cfg.label_noise))
+                                       noise=cfg.label_noise,
+                                       dispute_rate=cfg.dispute_rate))
         desk = AnalystDesk(bot, clients, codec, topics,
                            group_id=f"{cfg.topic_prefix}analyst-bot")
         simulator = TransactionSimulator(SimulatorConfig(
@@ -126,7 +143,8 @@ class Demo:
         sink = HttpEventSink(f"http://127.0.0.1:{self.supervisor.config.ports['ingest']}/events")
         stream = PacedStream(simulator, sink, duration_s=cfg.duration_s,
                              observers=[self._record_truth, desk.observe,
-                                        self.baselines.observe])
+                                        self.baselines.observe],
+                             bad=BadEvents(cfg.seed, cfg.bad_rate) if cfg.bad_rate else None)
         watcher = LoopWatcher(clients, codec, topics, self.ledger)
         inner = asyncio.Event()
         tasks = [asyncio.create_task(watcher.run(inner)),
@@ -161,11 +179,13 @@ class Demo:
             started_ms=stream.started_ms or 0, duration_s=cfg.duration_s,
             concept_onset_s=self.schedule.onset(DriftKind.CONCEPT),
             covariate_onset_s=self.schedule.onset(DriftKind.COVARIATE),
-            warmup_s=cfg.warmup_s, sent=stream.sent)
+            warmup_s=cfg.warmup_s, sent=stream.sent,
+            bad_sent=stream.bad.sent if stream.bad else 0)
         self.report["config"] = {"seed": cfg.seed, "rate": cfg.rate,
                                  "duration_s": cfg.duration_s, "drifts": cfg.drifts,
                                  "services": self.supervisor.services,
-                                 "label_delay_s": list(cfg.label_delay_s)}
+                                 "label_delay_s": list(cfg.label_delay_s),
+                                 "dispute_rate": cfg.dispute_rate, "bad_rate": cfg.bad_rate}
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()

@@ -34,7 +34,7 @@ def _r(value: float | None) -> float | None:
 def build_report(ledger: LoopLedger, truth: Mapping[str, Truth], baselines: list[BaselineScore],
                  *, started_ms: int, duration_s: float, concept_onset_s: float | None,
                  covariate_onset_s: float | None, warmup_s: float, bin_s: float = 10.0,
-                 sent: int = 0) -> dict[str, Any]:
+                 sent: int = 0, bad_sent: int = 0) -> dict[str, Any]:
     onset_ms = started_ms + int((concept_onset_s or duration_s) * 1000)
 
     def rel(ms: int | None) -> float | None:
@@ -69,7 +69,8 @@ def build_report(ledger: LoopLedger, truth: Mapping[str, Truth], baselines: list
     valid_ids = len(truth)
     return {
         "loop_closed": closed,
-        "events": {"sent": sent, "valid": ledger.valid, "deadletter": ledger.deadletter,
+        "events": {"sent": sent, "bad_sent": bad_sent, "valid": ledger.valid,
+                   "deadletter": ledger.deadletter,
                    "deadletter_reasons": dict(ledger.deadletter_reasons),
                    "champion_predictions": len(ledger.predictions),
                    "duplicate_predictions": ledger.duplicate_predictions,
@@ -118,8 +119,10 @@ def render_text(report: dict[str, Any]) -> str:
 
     lines = [
         "driftloop demo report",
-        f"  events sent {e['sent']}, valid {e['valid']}, dead-lettered {e['deadletter']}, "
-        f"champion predictions {e['champion_predictions']}, labels {e['labels']}",
+        f"  events sent {e['sent']} (+{e['bad_sent']} broken), valid {e['valid']}, "
+        f"dead-lettered {e['deadletter']} "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(e['deadletter_reasons'].items())) or '-'})",
+        f"  champion predictions {e['champion_predictions']}, labels {e['labels']}",
         f"  concept drift began   t={s(t['concept_drift_began'])}s "
         f"(covariate t={s(t['covariate_drift_began'])}s)",
         f"  drift detected        t={s(t['drift_detected'])}s",

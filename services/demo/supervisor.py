@@ -53,7 +53,11 @@ class Supervisor:
 
     def env_for(self, name: str) -> dict[str, str]:
         """The environment every child shares, plus its own port and trace file."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLOOP_")}
+        # The user's DRIFTLOOP_ settings (a Redis URL, a registry...) reach every child and win
+        # over the demo's own speed-ups; where the loop runs (broker, topics, data) is the
+        # supervisor's.
+        env = dict(self.config.extra_env)
+        env.update(os.environ)
         env.update({
             "DRIFTLOOP_KAFKA_BOOTSTRAP": self.bootstrap,
             "DRIFTLOOP_TOPIC_PREFIX": self.config.topic_prefix,
@@ -65,7 +69,6 @@ class Supervisor:
         })
         for service, port in self.config.ports.items():
             env[f"DRIFTLOOP_{service.upper()}_PORT"] = str(port)
-        env.update(self.config.extra_env)
         return env
 
     def ready_url(self, name: str) -> str:

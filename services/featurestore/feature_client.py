@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from services.featurestore.circuit_breaker import CircuitBreaker
 from services.featurestore.declarations import FeatureDeclarations
 from services.featurestore.online_store import (
+    EntityRow,
     OnlineStore,
     RedisOnlineStore,
     SqliteOnlineStore,
@@ -34,8 +35,14 @@ class FeatureClient:
     def __init__(self, store: OnlineStore, declarations: FeatureDeclarations, service: str,
                  deadline_s: float, breaker: CircuitBreaker) -> None:
         self._store = store
-        specs = declarations.service(service).features
+        declared = declarations.service(service)
+        specs = declared.features
         self.feature_names = [f.name for f in specs]
+        #: join key -> the event field that names the entity, for every entity of the service
+        self.entity_fields: dict[str, str] = {
+            v.entity.join_key: v.entity.event_field for v in declared.views}
+        self._single_key = next(iter(self.entity_fields)) if len(self.entity_fields) == 1 \
+            else None
         self._defaults = {f.name: f.default for f in specs}
         self._deadline_s = deadline_s
         self.breaker = breaker
@@ -60,18 +67,35 @@ class FeatureClient:
         return FeatureLookup(self.feature_names, [dict(self._defaults) for _ in range(count)],
                              [list(self.feature_names) for _ in range(count)], True)
 
-    async def lookup(self, entity_ids: Sequence[str]) -> FeatureLookup:
-        if not entity_ids:
+    def entity_row(self, event: Mapping[str, object]) -> dict[str, str]:
+        """The entity row of an event: each join key from the event field that names it."""
+        return {key: str(event[field]) for key, field in self.entity_fields.items()
+                if event.get(field) is not None}
+
+    def _rows(self, entities: Sequence[str | EntityRow]) -> list[EntityRow]:
+        if all(not isinstance(e, str) for e in entities):
+            return entities  # type: ignore[return-value]
+        if self._single_key is None:
+            raise TypeError("a feature service of several entities is looked up by entity "
+                            f"rows (join key -> id): {sorted(self.entity_fields)}")
+        key = self._single_key
+        return [{key: e} if isinstance(e, str) else e for e in entities]
+
+    async def lookup(self, entities: Sequence[str | EntityRow]) -> FeatureLookup:
+        """Features of each entity row (join key -> id, Feast's ``entity_rows``); a plain id
+        stands for the row of a single-entity service."""
+        if not entities:
             return FeatureLookup(self.feature_names, [], [], False)
+        entity_rows = self._rows(entities)
         if not self.breaker.allow():
-            return self._defaults_for(len(entity_ids))
+            return self._defaults_for(len(entity_rows))
         try:
-            rows = await asyncio.wait_for(self._store.read(entity_ids), self._deadline_s)
+            rows = await asyncio.wait_for(self._store.read(entity_rows), self._deadline_s)
         except Exception as exc:  # timeout, connection refused, protocol error: all degrade
             self.breaker.failure()
             log.warning("online lookup failed (%s), serving defaults; breaker %s",
                         type(exc).__name__, self.breaker.state)
-            return self._defaults_for(len(entity_ids))
+            return self._defaults_for(len(entity_rows))
         self.breaker.success()
         values, defaulted = [], []
         for row in rows:

@@ -20,12 +20,15 @@ from redis.backoff import NoBackoff
 from services.featurestore import redis_layout as layout
 from services.featurestore.declarations import ServiceDeclaration, ViewDeclaration
 
-#: One entity's features: name -> value, only those present online.
+#: One entity row's features: name -> value, only those present online.
 Row = dict[str, float]
+#: What a lookup is about: join key -> entity id, one per entity of the feature service
+#: (Feast's ``entity_rows``). A view whose join key a row lacks is simply absent online.
+EntityRow = Mapping[str, str]
 
 
 class OnlineStore(Protocol):
-    async def read(self, entity_ids: Sequence[str]) -> list[Row]: ...
+    async def read(self, entity_rows: Sequence[EntityRow]) -> list[Row]: ...
 
     async def close(self) -> None: ...
 
@@ -47,22 +50,25 @@ class RedisOnlineStore:
             fields = [layout.feature_field(view.name, f.name) for f in view.features]
             self._plan.append((view.entity.join_key, fields, [f.name for f in view.features]))
 
-    async def read(self, entity_ids: Sequence[str]) -> list[Row]:
+    async def read(self, entity_rows: Sequence[EntityRow]) -> list[Row]:
         pipe = self._redis.pipeline(transaction=False)
-        for join_key, fields, _ in self._plan:
-            for entity_id in entity_ids:
+        asked: list[tuple[int, list[str]]] = []  # (row index, feature names) per HMGET
+        for join_key, fields, names in self._plan:
+            for i, entity_row in enumerate(entity_rows):
+                entity_id = entity_row.get(join_key)
+                if entity_id is None:
+                    continue
                 pipe.hmget(layout.entity_key(self._project, join_key, entity_id),  # type: ignore[arg-type]
                           fields)
-        replies = await pipe.execute()
-        rows: list[Row] = [{} for _ in entity_ids]
-        at = 0
-        for _, _, names in self._plan:
-            for row in rows:
-                for name, raw in zip(names, replies[at], strict=True):
-                    value = layout.decode_number(raw)
-                    if value is not None:
-                        row[name] = value
-                at += 1
+                asked.append((i, names))
+        replies = await pipe.execute() if asked else []
+        rows: list[Row] = [{} for _ in entity_rows]
+        for (i, names), reply in zip(asked, replies, strict=True):
+            row = rows[i]
+            for name, raw in zip(names, reply, strict=True):
+                value = layout.decode_number(raw)
+                if value is not None:
+                    row[name] = value
         return rows
 
     async def write(self, view: ViewDeclaration, rows: Mapping[str, tuple[datetime, Row]],
@@ -94,13 +100,19 @@ class SqliteOnlineStore:
         self._service = service
         self._conn: sqlite3.Connection | None = None
 
-    def _read(self, entity_ids: Sequence[str]) -> list[Row]:
+    def _read(self, entity_rows: Sequence[EntityRow]) -> list[Row]:
         if self._conn is None:
             self._conn = sqlite3.connect(self._path, check_same_thread=False)
-        rows: list[Row] = [{} for _ in entity_ids]
+        rows: list[Row] = [{} for _ in entity_rows]
         for view in self._service.views:
-            keys = {layout.entity_key("", view.entity.join_key, e): i
-                    for i, e in enumerate(entity_ids)}
+            join_key = view.entity.join_key
+            keys: dict[bytes, list[int]] = {}
+            for i, entity_row in enumerate(entity_rows):
+                if join_key in entity_row:
+                    keys.setdefault(layout.entity_key("", join_key, entity_row[join_key]),
+                                    []).append(i)
+            if not keys:
+                continue
             wanted = {f.name for f in view.features}
             marks = ",".join("?" * len(keys))
             try:
@@ -112,11 +124,12 @@ class SqliteOnlineStore:
             for key, name, raw in found:
                 value = layout.decode_number(raw)
                 if name in wanted and value is not None:
-                    rows[keys[bytes(key)]][name] = value
+                    for i in keys[bytes(key)]:
+                        rows[i][name] = value
         return rows
 
-    async def read(self, entity_ids: Sequence[str]) -> list[Row]:
-        return await asyncio.to_thread(self._read, entity_ids)
+    async def read(self, entity_rows: Sequence[EntityRow]) -> list[Row]:
+        return await asyncio.to_thread(self._read, entity_rows)
 
     async def close(self) -> None:
         if self._conn is not None:

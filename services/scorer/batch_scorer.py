@@ -46,12 +46,25 @@ class BatchScorer:
         self._policy = policy
         self._deadline_s = deadline_s
 
-    async def _lookup(self, entity_ids: list[str]) -> FeatureRows:
+    async def _lookup(self, entity_rows: list[dict[str, str]]) -> FeatureRows:
         try:
-            return await asyncio.wait_for(self._features.lookup(entity_ids), self._deadline_s)
+            return await asyncio.wait_for(self._features.lookup(entity_rows), self._deadline_s)
         except Exception as exc:  # the client should never raise; if it does, degrade anyway
             log.warning("feature lookup failed (%r); scoring with defaults", exc)
-            return Lookup([], [{} for _ in entity_ids], [[] for _ in entity_ids], True)
+            return Lookup([], [{} for _ in entity_rows], [[] for _ in entity_rows], True)
+
+    async def _online(self, events: Sequence[Mapping[str, Any]]) -> FeatureRows:
+        """One lookup per distinct entity row: a batch often holds many events of one card."""
+        rows = [self._features.entity_row(e) for e in events]
+        keys = [tuple(sorted(r.items())) for r in rows]
+        unique = dict(zip(keys, rows, strict=True))
+        found = await self._lookup(list(unique.values()))
+        at = {key: i for i, key in enumerate(unique)}
+        return Lookup(list(found.feature_names),
+                      [found.values[at[key]] for key in keys],
+                      [found.defaulted[at[key]] for key in keys]
+                      if found.defaulted else [[] for _ in keys],
+                      found.degraded)
 
     def _matrix(self, model: Model, derived: list[dict[str, float]], online: FeatureRows
                 ) -> tuple[np.ndarray, list[list[str]]]:
@@ -82,7 +95,17 @@ class BatchScorer:
         degraded = online.degraded and self._needs_store(model)
         dom = self._domain
         records = []
-        for event, score, row, missing in zip(events, scores, rows, defaulted, strict=True):
+        for event, score, row, missing, event_inputs, features, online_missing in zip(
+                events, scores, rows, defaulted, derived, online.values,
+                online.defaulted or [[] for _ in events], strict=True):
+            # The model's input exactly as scored, then every other input available now (event
+            # inputs and online features): a retrained model may learn from any of them, and a
+            # training row can only hold what was logged when the event was scored.
+            logged = dict(zip(names, row, strict=True))
+            for name, value in event_inputs.items():
+                logged.setdefault(name, value)
+            for name, value in features.items():
+                logged.setdefault(name, value)
             records.append({
                 "event_id": event[dom.event_id_field],
                 "entity_id": event[dom.entity_field],
@@ -92,8 +115,8 @@ class BatchScorer:
                 "label": 1 if score >= threshold else 0,
                 "confidence": confidence(score, threshold),
                 "threshold": threshold,
-                "features": dict(zip(names, row, strict=True)),
-                "defaulted_features": missing,
+                "features": logged,
+                "defaulted_features": missing + [n for n in online_missing if n not in missing],
                 "degraded": degraded,
                 "shadow": shadow,
                 "event_time": event[dom.event_time_field],
@@ -113,23 +136,12 @@ class BatchScorer:
         if not events:
             return ScoredBatch([])
         derived = [self._inputs.compute(e) for e in events]
-        online: FeatureRows
-        if self._needs_store(serving.champion, serving.challenger):
-            # One lookup per distinct entity: a batch often holds many events of one card.
-            entities = [e[self._domain.entity_field] for e in events]
-            unique = list(dict.fromkeys(entities))
-            found = await self._lookup(unique)
-            at = {entity: i for i, entity in enumerate(unique)}
-            online = Lookup(list(found.feature_names),
-                            [found.values[at[entity]] for entity in entities],
-                            [found.defaulted[at[entity]] for entity in entities]
-                            if found.defaulted else [[] for _ in entities],
-                            found.degraded)
-        else:
-            online = Lookup([], [{} for _ in events], [[] for _ in events], False)
+        # Looked up whatever the models need: the features are logged with every prediction.
+        online: FeatureRows = (await self._online(events) if self._features.feature_names
+                               else Lookup([], [{} for _ in events], [[] for _ in events], False))
         batch = ScoredBatch(
             self._records(serving.champion, events, derived, online, arrived, False),
-            degraded=online.degraded)
+            degraded=online.degraded and self._needs_store(serving.champion, serving.challenger))
         if serving.challenger is not None:
             batch.shadow = self._records(serving.challenger, events, derived, online, arrived,
                                          True)

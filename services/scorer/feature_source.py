@@ -27,7 +27,16 @@ class FeatureRows(Protocol):
 
 
 class FeatureSource(Protocol):
-    async def lookup(self, entity_ids: Sequence[str]) -> FeatureRows: ...
+    """``feature_names``: every feature the source serves (the scorer logs them all, used by
+    the model or not, so the next model can learn from them); ``entity_row``: the join keys
+    of an event."""
+
+    @property
+    def feature_names(self) -> list[str]: ...
+
+    def entity_row(self, event: Mapping[str, object]) -> dict[str, str]: ...
+
+    async def lookup(self, entities: Sequence[Mapping[str, str]]) -> FeatureRows: ...
 
     async def close(self) -> None: ...
 
@@ -44,16 +53,25 @@ class Lookup:
 
 @dataclass
 class StaticFeatures:
-    """Features from a dict: entity -> {name: value}; absent ones get ``defaults``."""
+    """Features from a dict: entity id (the value of ``join_key``) -> {name: value}; absent
+    ones get ``defaults``."""
 
     defaults: Mapping[str, float]
     rows: dict[str, dict[str, float]] = field(default_factory=dict)
+    join_key: str = "card_id"
 
-    async def lookup(self, entity_ids: Sequence[str]) -> Lookup:
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.defaults)
+
+    def entity_row(self, event: Mapping[str, object]) -> dict[str, str]:
+        return {self.join_key: str(event[self.join_key])}
+
+    async def lookup(self, entities: Sequence[Mapping[str, str]]) -> Lookup:
         names = list(self.defaults)
         values, defaulted = [], []
-        for entity in entity_ids:
-            known = self.rows.get(entity, {})
+        for entity in entities:
+            known = self.rows.get(entity[self.join_key], {})
             values.append({n: known.get(n, self.defaults[n]) for n in names})
             defaulted.append([n for n in names if n not in known])
         return Lookup(names, values, defaulted, False)

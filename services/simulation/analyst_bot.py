@@ -1,6 +1,8 @@
 """The analyst bot: labels events as a fraud team would. It answers label requests and audits a
 random sample of traffic, each answer arriving after a realistic delay and, now and then,
-wrong (analysts err too).
+wrong (analysts err too). Cardholders dispute most frauds on their cards (chargebacks): the
+team confirms those too, later than a review. In card fraud that is where most positive labels
+come from; a team that only audited a 3 % sample would see a handful of frauds a minute.
 
 Pure: the caller passes the time in and publishes what ``due`` returns. Every decision about
 an event (sampled? how long? mislabelled? by whom?) is drawn from a generator seeded by the
@@ -26,6 +28,9 @@ class AnalystConfig:
     sample_rate: float = 0.03        # share of all traffic audited without being asked
     min_delay_s: float = 2.0         # an analyst needs a moment...
     max_delay_s: float = 6.0         # ...but labels come within seconds in the demo
+    dispute_rate: float = 0.0        # share of frauds their cardholder disputes
+    dispute_min_delay_s: float = 5.0  # disputes come later than reviews (days, in real life:
+    dispute_max_delay_s: float = 15.0  # the demo compresses them like every other delay)
     noise: float = 0.01              # chance a label is wrong
     analysts: int = 4
     max_requests_per_s: float = 1e9  # capacity of the team; requests over it go unanswered
@@ -40,7 +45,7 @@ class LabelDecision:
     label: int
     labelled_by: str
     true_label: int
-    reason: str  # "request" or "sample"
+    reason: str  # "request", "sample" or "dispute"
 
     def record(self) -> dict[str, Any]:
         """The Label record (schemas/label.avsc), labelled when it is due."""
@@ -72,6 +77,9 @@ class AnalystBot:
             self._truth.popitem(last=False)
         if self._draw(event.event_id).random() < self.config.sample_rate:
             return self._schedule(event.event_id, now_ms, "sample")
+        if event.is_fraud and self.config.dispute_rate > 0 and random.Random(
+                f"dispute:{self.config.seed}:{event.event_id}").random() < self.config.dispute_rate:
+            return self._schedule(event.event_id, now_ms, "dispute")
         return None
 
     def request(self, event_id: str, now_ms: int) -> LabelDecision | None:
@@ -97,7 +105,10 @@ class AnalystBot:
         entity_id, truth = self._truth[event_id]
         rng = self._draw(event_id)
         rng.random()  # the sampling draw, so delay and noise do not depend on it
-        delay_ms = round(rng.uniform(self.config.min_delay_s, self.config.max_delay_s) * 1000)
+        cfg = self.config
+        low, high = ((cfg.dispute_min_delay_s, cfg.dispute_max_delay_s) if reason == "dispute"
+                     else (cfg.min_delay_s, cfg.max_delay_s))
+        delay_ms = round(rng.uniform(low, high) * 1000)
         label = 1 - truth if rng.random() < self.config.noise else truth
         who = f"{BOT_PREFIX}-{rng.randrange(self.config.analysts) + 1}"
         decision = LabelDecision(now_ms + delay_ms, event_id, entity_id, label, who, truth,

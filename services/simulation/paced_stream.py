@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 
+from services.simulation.bad_events import BadEvents
 from services.simulation.event_sink import EventSink
 from services.simulation.transaction_simulator import SimulatedEvent, TransactionSimulator
 
@@ -19,13 +20,14 @@ class PacedStream:
 
     def __init__(self, simulator: TransactionSimulator, sink: EventSink, *, duration_s: float,
                  observers: Sequence[Observer] = (), tick_s: float = 0.05,
-                 max_batch: int = 5000) -> None:
+                 max_batch: int = 5000, bad: BadEvents | None = None) -> None:
         self.simulator = simulator
         self._sink = sink
         self._duration_s = duration_s
         self._observers = list(observers)
         self._tick_s = tick_s
         self._max_batch = max_batch
+        self.bad = bad
         self.sent = 0
         self.accepted = 0
         self.started_ms: int | None = None
@@ -48,7 +50,10 @@ class PacedStream:
                 # observers first: a label request may come back before send() returns
                 for observer in self._observers:
                     observer(batch, now_ms)
-                self.accepted += await self._sink.send([e.event for e in batch])
+                payloads = [e.event for e in batch]
+                if self.bad is not None:  # broken extras, seen by no observer
+                    payloads += self.bad.broken_copies(payloads)
+                self.accepted += await self._sink.send(payloads)
                 self.sent += count
             try:
                 await asyncio.wait_for(stopping.wait(), self._tick_s)

@@ -26,6 +26,7 @@ from services.featurestore import FeatureClient, FeatureDeclarations, FeatureSto
 from services.featurestore.online_store import RedisOnlineStore
 from services.registry import ModelRegistry, lifecycle_record
 from services.scorer.app import Scorer
+from services.scorer.model_inputs import ModelInputs
 from services.scorer.settings import ScorerSettings
 from tests.conftest import free_port
 from tests.integration.kafka_helpers import drain
@@ -51,6 +52,11 @@ def event(i: int, **overrides: object) -> dict[str, object]:
         "event_time": int(time.time() * 1000)}
     base.update(overrides)
     return base
+
+
+#: every online feature of the feature service, and every input a prediction logs
+ONLINE = {f.name for f in FeatureDeclarations.load().service("fraud_v1").features}
+SERVED = ONLINE | set(ModelInputs.load("cards").names)
 
 
 def online_values(card: int) -> dict[str, float]:
@@ -166,14 +172,17 @@ async def test_one_prediction_per_event_with_features_as_scored(
     for p in champion:
         card = str(p["entity_id"])
         features = p["features"]
-        assert list(features) == FEATURES  # type: ignore[call-overload]
+        # the model's input in its order, then every other input logged for the next model
+        assert list(features)[:len(FEATURES)] == FEATURES  # type: ignore[call-overload]
+        assert set(features) == SERVED  # type: ignore[call-overload]
         if card == "card-unknown":
-            assert p["defaulted_features"] == ["amount_count_10m", "amount_sum_1h"]
+            assert p["defaulted_features"][:2] == ["amount_count_10m", "amount_sum_1h"]
+            assert set(p["defaulted_features"]) == ONLINE  # type: ignore[call-overload]
             assert (features["amount_count_10m"], features["amount_sum_1h"]) == (0.0, 0.0)
         else:
             expected = online_values(int(card.removeprefix("card-")))
             assert {k: features[k] for k in expected} == expected  # type: ignore[index]
-            assert p["defaulted_features"] == []
+            assert set(p["defaulted_features"]) == ONLINE - set(expected)  # type: ignore[call-overload]
         assert p["degraded"] is False
     traceparents = [dict(r.headers)["traceparent"].decode() for r in records]
     assert all(tp.split("-")[1] == TRACE_ID for tp in traceparents)
@@ -330,7 +339,8 @@ async def test_frozen_redis_degrades_then_recovers(
         degraded_total = service.degraded._value.get()
     assert not any(p["degraded"] for p in before)
     assert len(during) == 50 and all(p["degraded"] for p in during)
-    assert all(p["defaulted_features"] == ["amount_count_10m", "amount_sum_1h"] for p in during)
+    assert all(p["defaulted_features"][:2] == ["amount_count_10m", "amount_sum_1h"]
+               and set(p["defaulted_features"]) == ONLINE for p in during)  # type: ignore[call-overload]
     assert all(float(p["latency_ms"]) < settings.scorer_feature_deadline_s * 1000 + 200
                for p in during)
     assert after and not any(p["degraded"] for p in after)

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from services.demo import (
     LoopLedger,
     ServiceProcess,
@@ -70,10 +72,16 @@ def test_report_times_and_verdict(tmp_path: Path) -> None:
     assert (tmp_path / "t.png").stat().st_size > 10_000
 
 
-def test_supervisor_environment(tmp_path: Path) -> None:
-    sup = Supervisor(SupervisorConfig(tmp_path, bootstrap="h:1", topic_prefix="p.",
-                                      services=["ingest"]))
+def test_supervisor_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRIFTLOOP_MONITOR_RETRAIN_COOLDOWN_S", "99")  # the user's setting wins
+    monkeypatch.setenv("DRIFTLOOP_KAFKA_BOOTSTRAP", "elsewhere:9092")  # where is ours to say
+    sup = Supervisor(SupervisorConfig(
+        tmp_path, bootstrap="h:1", topic_prefix="p.", services=["ingest"],
+        extra_env={"DRIFTLOOP_MONITOR_RETRAIN_COOLDOWN_S": "20",
+                   "DRIFTLOOP_TRAINER_MIN_NEW_LABELS": "300"}))
     env = sup.env_for("ingest")
+    assert env["DRIFTLOOP_MONITOR_RETRAIN_COOLDOWN_S"] == "99"
+    assert env["DRIFTLOOP_TRAINER_MIN_NEW_LABELS"] == "300"
     assert env["DRIFTLOOP_KAFKA_BOOTSTRAP"] == "h:1"
     assert env["DRIFTLOOP_TOPIC_PREFIX"] == "p."
     assert env["DRIFTLOOP_DATA_DIR"] == str(tmp_path / "data")

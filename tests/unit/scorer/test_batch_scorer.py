@@ -56,8 +56,11 @@ async def test_baseline_serves_before_any_champion() -> None:
     batch = await scorer.score([event(0), event(1, "ONLINE")])
     first, second = batch.predictions
     assert first["model_version"] == second["model_version"] == "baseline-rules-1"
-    assert set(first["features"]) == {"log_amount", "channel=ONLINE", "channel=ATM",
-                                      "mcc_high_risk"}
+    # the baseline's own inputs first, then every other input available, used or not
+    assert list(first["features"])[:4] == ["log_amount", "channel=ONLINE", "channel=ATM",
+                                           "mcc_high_risk"]
+    assert set(first["features"]) == set(ModelInputs.load("cards").names) | set(STORE.defaults)
+    assert first["features"]["amount_count_10m"] == 3.0
     expected = 1 / (1 + math.exp(-(-6.0 + 0.7 * math.log1p(10.0))))
     assert first["score"] == pytest.approx(expected)
     assert second["score"] > first["score"]
@@ -69,11 +72,12 @@ async def test_vector_in_declared_order_with_online_features_and_defaults() -> N
     holder.set_champion(onnx_model("v0001", [0.5, 1.0, 0.1]))
     batch = await scorer.score([event(0), event(1, "ONLINE"), event(2)])
     p0, p1, p2 = batch.predictions
-    assert p0["features"] == {"amount_count_10m": 3.0, "channel=ONLINE": 0.0,
-                              "amount_sum_1h": 12.5}
-    assert list(p0["features"]) == FEATURES
-    assert p1["features"] == {"amount_count_10m": 1.0, "channel=ONLINE": 1.0,
-                              "amount_sum_1h": 0.0}
+    used = {name: p0["features"][name] for name in FEATURES}
+    assert used == {"amount_count_10m": 3.0, "channel=ONLINE": 0.0, "amount_sum_1h": 12.5}
+    assert list(p0["features"])[:3] == FEATURES
+    assert p0["features"]["amount"] == 10.0 and p0["features"]["channel=POS"] == 1.0
+    assert {name: p1["features"][name] for name in FEATURES} == {
+        "amount_count_10m": 1.0, "channel=ONLINE": 1.0, "amount_sum_1h": 0.0}
     assert p1["defaulted_features"] == ["amount_sum_1h"]
     assert p2["defaulted_features"] == ["amount_count_10m", "amount_sum_1h"]
     assert p0["score"] == pytest.approx(1 / (1 + math.exp(-(1.5 + 1.25))), abs=1e-6)

@@ -74,3 +74,17 @@ def test_capacity_limits_answers_per_second() -> None:
         bot.observe(event, 0)
     answered = [bot.request(e.event_id, 500) for e in stream]
     assert sum(a is not None for a in answered) == 10 and bot.dropped_requests == 20
+
+
+def test_cardholders_dispute_frauds_later_than_reviews() -> None:
+    bot = AnalystBot(AnalystConfig(seed=7, sample_rate=0.0, dispute_rate=0.5,
+                                   dispute_min_delay_s=5, dispute_max_delay_s=15))
+    stream = events(5000)
+    decisions = [d for e in stream if (d := bot.observe(e, 0)) is not None]
+    frauds = [e.event_id for e in stream if e.is_fraud]
+    assert {d.reason for d in decisions} == {"dispute"}
+    assert {d.event_id for d in decisions} <= set(frauds)
+    assert 0.3 * len(frauds) <= len(decisions) <= 0.7 * len(frauds)
+    assert all(5000 <= d.due_ms <= 15000 for d in decisions)
+    again = AnalystBot(bot.config)
+    assert [d for e in stream if (d := again.observe(e, 0)) is not None] == decisions
