@@ -89,16 +89,22 @@ class VersionWatch:
         z = (values - self.center) / self.spread
         z = np.where(np.isnan(z), 0.0, z)
         findings = []
+        moved: dict[int, float] = {}
         for det in self.ph.update(z):
             subject = self.streams[det.column]
             # Report the drifted stream's mean in its own units: what a person can read.
             mean = float(det.mean * self.spread[det.column] + self.center[det.column])
             self.last_statistic[det.column] = mean
+            moved[det.column] = mean
             findings.append(DriftFinding(
                 detector="page_hinkley", kind="PREDICTION" if subject == SCORE else "DATA",
                 subject=subject, statistic=mean, window_events=int(self.ph.n[det.column]) or
                 det.seen, events_seen=det.seen + self.config.warmup, model_name=self.model_name,
                 model_version=self.version))
+        # A shift that was reported is the new normal: the stream is judged against its new
+        # level from now on, so a lasting shift is one signal, not one per batch forever.
+        for column, mean in moved.items():
+            self.center[column] = mean
         return findings
 
     def _set_reference(self, warm: NDArray[np.float64]) -> None:

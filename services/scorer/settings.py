@@ -21,7 +21,5 @@ class ScorerSettings(CommonSettings):
     scorer_shadow: bool = Field(True, description="Score the challenger in shadow when one exists.")
     scorer_max_body_bytes: int = Field(1 << 20, description="Larger /predict bodies get 413.")
     scorer_max_batch_events: int = Field(1000, description="Events per /predict call at most.")
-    scorer_registry_root: str | None = Field(
-        None, description="Model registry root; unset: DATA_DIR/registry.")
     api_token: str | None = Field(
         None, description="DRIFTLOOP_API_TOKEN: when set, /predict needs 'Bearer <token>'.")

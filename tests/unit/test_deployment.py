@@ -22,7 +22,6 @@ import ast
 import copy
 import importlib
 import inspect
-import json
 import pkgutil
 import re
 import shutil
@@ -39,13 +38,13 @@ from pydantic_settings import BaseSettings
 
 import services
 from services.contracts.topics import CATALOG
+from tests.dashboards import dashboard_exprs, dashboards, promql_metrics
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES_DIR = Path(services.__file__).parent
 COMPOSE = REPO / "docker-compose.yml"
 K8S = REPO / "k8s"
 OVERLAYS = ("dev", "production")
-DASHBOARD_DIR = REPO / "deploy" / "grafana" / "dashboards"
 #: Packages that are not services but whose settings are part of the configuration.
 SHARED_SETTINGS_PACKAGES = ("registry", "featurestore")
 #: Variables that only make sense on a laptop; deployments must leave them unset.
@@ -411,31 +410,6 @@ def test_settings_are_discovered_for_every_service() -> None:
 
 
 # -- Grafana --------------------------------------------------------------------------------------
-PROMQL_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
-METRIC = re.compile(r"\bdriftloop_[a-zA-Z0-9_:]+")
-
-
-def promql_metrics(expr: str) -> set[str]:
-    """The driftloop metric names a PromQL expression selects (label values are skipped)."""
-    return set(METRIC.findall(PROMQL_STRING.sub('""', expr)))
-
-
-def dashboard_exprs(dashboard: dict[str, Any]) -> list[str]:
-    exprs = []
-    stack = list(dashboard.get("panels", []))
-    while stack:
-        panel = stack.pop()
-        stack.extend(panel.get("panels", []))
-        exprs.extend(t["expr"] for t in panel.get("targets", []) if t.get("expr"))
-    for variable in dashboard.get("templating", {}).get("list", []):
-        query = variable.get("query")
-        if isinstance(query, dict):
-            query = query.get("query")
-        if variable.get("type") == "query" and isinstance(query, str):
-            exprs.append(query)
-    return exprs
-
-
 def exported_metrics() -> set[str]:
     """Names the services' /metrics would show, read from ``.counter/.gauge/.histogram`` calls
     with a literal name. A call in a service package gets that service's prefix; a call in a
@@ -462,12 +436,6 @@ def exported_metrics() -> set[str]:
                 else:
                     exported.add(full)
     return exported
-
-
-def dashboards() -> dict[str, dict[str, Any]]:
-    paths = sorted(DASHBOARD_DIR.glob("*.json"))
-    assert paths, f"no dashboard under {DASHBOARD_DIR}"
-    return {p.name: json.loads(p.read_text()) for p in paths}
 
 
 def test_promql_metric_extraction() -> None:
