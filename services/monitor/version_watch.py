@@ -58,6 +58,8 @@ class VersionWatch:
         self.errors = ErrorDetector(config.adwin_delta)
         self.quality = LiveQuality(config.quality_window)
         self.last_statistic = np.zeros(len(self.streams))
+        self.alarms = np.zeros(len(self.streams), dtype=np.int64)
+        self.muted_until = np.zeros(len(self.streams), dtype=np.int64)
 
     def matrix(self, features: Sequence[dict[str, float]], scores: Sequence[float]
                ) -> NDArray[np.float64]:
@@ -89,22 +91,26 @@ class VersionWatch:
         z = (values - self.center) / self.spread
         z = np.where(np.isnan(z), 0.0, z)
         findings = []
-        moved: dict[int, float] = {}
+        first_row = self.predictions - values.shape[0]
         for det in self.ph.update(z):
             subject = self.streams[det.column]
             # Report the drifted stream's mean in its own units: what a person can read.
             mean = float(det.mean * self.spread[det.column] + self.center[det.column])
             self.last_statistic[det.column] = mean
-            moved[det.column] = mean
+            # A trend (a window count growing after start-up, prices creeping up) fires again
+            # and again: after each signal a stream stays quiet twice as long as last time
+            # (warm-up sized, up to 1,024 warm-ups), so a trend is a few signals, not a flood.
+            at = first_row + det.row
+            if at < self.muted_until[det.column]:
+                continue
+            self.alarms[det.column] += 1
+            backoff = 2 ** min(int(self.alarms[det.column]), 10)
+            self.muted_until[det.column] = at + self.config.warmup * backoff
             findings.append(DriftFinding(
                 detector="page_hinkley", kind="PREDICTION" if subject == SCORE else "DATA",
                 subject=subject, statistic=mean, window_events=int(self.ph.n[det.column]) or
                 det.seen, events_seen=det.seen + self.config.warmup, model_name=self.model_name,
                 model_version=self.version))
-        # A shift that was reported is the new normal: the stream is judged against its new
-        # level from now on, so a lasting shift is one signal, not one per batch forever.
-        for column, mean in moved.items():
-            self.center[column] = mean
         return findings
 
     def _set_reference(self, warm: NDArray[np.float64]) -> None:
@@ -128,6 +134,7 @@ class VersionWatch:
             "spread": None if self.spread is None else self.spread.tolist(),
             "ph": self.ph.to_state(), "errors": self.errors.to_state(),
             "quality": self.quality.to_state(),
+            "alarms": self.alarms.tolist(), "muted_until": self.muted_until.tolist(),
         }
 
     @classmethod
@@ -142,4 +149,7 @@ class VersionWatch:
         watch.ph = VectorPageHinkley.from_state(state["ph"])
         watch.errors = ErrorDetector.from_state(state["errors"])
         watch.quality = LiveQuality.from_state(state["quality"])
+        if "alarms" in state:  # snapshots written before the back-off have none
+            watch.alarms = np.asarray(state["alarms"], dtype=np.int64)
+            watch.muted_until = np.asarray(state["muted_until"], dtype=np.int64)
         return watch

@@ -71,6 +71,30 @@ def test_feature_and_score_drift_detected_without_labels() -> None:
     assert set(subjects) == {("DATA", "f07"), ("PREDICTION", "score")}
     print(f"feature and score drift detected after {subjects}")
     assert subjects == {("DATA", "f07"): 244, ("PREDICTION", "score"): 251}
+    assert sorted((d.kind, d.subject) for d in found) == [("DATA", "f07"), ("PREDICTION", "score")]
+
+
+def test_a_trend_is_a_few_signals_not_a_flood() -> None:
+    # a window count that keeps growing after start-up: drift, but one worth a few signals
+    rng = np.random.default_rng(6)
+    w = ModelWatcher()
+    found: list[Any] = []
+    for b in range(60):
+        preds = []
+        for i in range(500):
+            n = b * 500 + i
+            x = rng.normal(0, 1, 3)
+            x[1] += n / 1000  # one standard deviation more every 1,000 events
+            preds.append({"event_id": f"e{n}", "model_name": "m", "model_version": "v1",
+                          "score": 0.5, "label": 0, "shadow": False, "event_time": n,
+                          "features": {f"f{j}": float(v) for j, v in enumerate(x)}})
+        found += w.on_predictions(preds)
+    trend = [d.events_seen for d in found if d.subject == "f1"]
+    print(f"trend signals at {trend}")
+    assert {d.subject for d in found} == {"f1"}
+    assert trend == [1324, 3006, 5126, 9155, 17656]  # quiet 2, 4, 8, 16 warm-ups after each
+    assert all(later - earlier >= 500 * 2 ** (k + 1) for k, (earlier, later)
+               in enumerate(itertools.pairwise(trend)))
 
 
 def test_no_retraining_over_50000_stationary_events() -> None:
