@@ -71,7 +71,10 @@ class DemoConfig:
         seconds, not minutes. Every value stays overridable from the environment."""
         labels_per_s = self.rate * (self.sample_rate + self.dispute_rate * 0.01)
         return {
-            "DRIFTLOOP_TRAINER_MIN_NEW_LABELS": str(max(300, round(labels_per_s * 15))),
+            # a first model as soon as the warm-up's labels are in...
+            "DRIFTLOOP_TRAINER_FIRST_MODEL_LABELS": str(max(300, round(labels_per_s * 10))),
+            # ...then retraining when the monitor asks (the schedule is a slow safety net)
+            "DRIFTLOOP_TRAINER_MIN_NEW_LABELS": str(max(1000, round(labels_per_s * 120))),
             "DRIFTLOOP_MONITOR_RETRAIN_COOLDOWN_S": "20",
             "DRIFTLOOP_MONITOR_SNAPSHOT_INTERVAL_S": "10",
         }

@@ -89,6 +89,10 @@ class Trainer:
                     "reason": "; ".join(r["reason"] for r in mine),
                     "requested_by": ",".join(sorted({r["requested_by"] for r in mine}))}
         threshold = self.settings.trainer_min_new_labels
+        first = self.settings.trainer_first_model_labels
+        if first and self.registry.alias(self.model_name, "champion") is None:
+            # the declared baseline serves until a first model wins: get there early
+            threshold = min(threshold, first) if threshold else first
         new = self.store.labels_since(self.store.get_state(LAST_RUN_LABEL_SEQ))
         if threshold and new >= threshold:
             return {"request_id": None, "reason": f"{new} new labels (>= {threshold})",

@@ -22,6 +22,9 @@ class TrainerSettings(CommonSettings, RegistrySettings):
         None, description="SQLite join of predictions and labels; unset: DATA_DIR/trainer.db.")
     trainer_min_new_labels: int = Field(
         1000, ge=0, description="Retrain after this many new labels (0: only on request).")
+    trainer_first_model_labels: int = Field(
+        0, ge=0, description="While no champion exists, train once this many labels are in "
+        "(0: as MIN_NEW_LABELS).")
     trainer_min_rows: int = Field(200, ge=10, description="Fewest labelled examples to train.")
     trainer_holdout_fraction: float = Field(0.2, gt=0, lt=1, description="Most recent slice.")
     trainer_gate_metric: str = Field("roc_auc", description="Metric the gate compares.")
