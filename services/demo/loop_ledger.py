@@ -73,11 +73,19 @@ class LoopLedger:
             self.champion = version
 
     def first(self, kind: str, after_ms: int) -> dict[str, Any] | None:
-        """The first drift signal, retrain request or promotion seen at or after ``after_ms``."""
-        items = {"drift": self.drift_signals, "retrain": self.retrain_requests,
-                 "promoted": [r for r in self.lifecycle if r.get("action") == "PROMOTED"]}[kind]
+        """The first concept-drift signal, retrain request, promotion or kept promotion (one
+        not rolled back before the next promotion) seen at or after ``after_ms``."""
+        promoted = [r for r in self.lifecycle if r.get("action") == "PROMOTED"]
+        items = {"drift": [r for r in self.drift_signals if r.get("kind") == "CONCEPT"],
+                 "retrain": self.retrain_requests, "promoted": promoted,
+                 "kept": [r for r in promoted if not self._rolled_back(r)]}[kind]
         later = [r for r in items if r["seen_ms"] >= after_ms]
         return min(later, key=lambda r: r["seen_ms"]) if later else None
+
+    def _rolled_back(self, promotion: dict[str, Any]) -> bool:
+        later = [r for r in self.lifecycle if r["seen_ms"] > promotion["seen_ms"]
+                 and r.get("action") in ("PROMOTED", "ROLLED_BACK")]
+        return bool(later) and min(later, key=lambda r: r["seen_ms"])["action"] == "ROLLED_BACK"
 
     def events_scored_twice(self) -> int:
         """Events that two different champion versions scored (a swap that double-scored)."""

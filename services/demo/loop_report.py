@@ -42,7 +42,9 @@ def build_report(ledger: LoopLedger, truth: Mapping[str, Truth], baselines: list
 
     detected = ledger.first("drift", onset_ms)
     requested = ledger.first("retrain", onset_ms)
-    promoted = ledger.first("promoted", requested["seen_ms"] if requested else onset_ms)
+    # the loop closes with a promotion that stays: one rolled back was not the fix
+    first_promoted = ledger.first("promoted", requested["seen_ms"] if requested else onset_ms)
+    promoted = ledger.first("kept", requested["seen_ms"] if requested else onset_ms)
     promoted_s = rel(promoted["seen_ms"]) if promoted else None
     onset_s = concept_onset_s if concept_onset_s is not None else duration_s
     champion = [(truth[p.event_id].offset_s, p.score, truth[p.event_id].is_fraud)
@@ -83,6 +85,7 @@ def build_report(ledger: LoopLedger, truth: Mapping[str, Truth], baselines: list
             "concept_drift_began": concept_onset_s,
             "drift_detected": rel(detected["seen_ms"]) if detected else None,
             "retrain_requested": rel(requested["seen_ms"]) if requested else None,
+            "first_promotion": rel(first_promoted["seen_ms"]) if first_promoted else None,
             "new_model_promoted": promoted_s,
             "loop_time": (round(promoted_s - onset_s, 2) if promoted_s is not None else None),
         },

@@ -55,13 +55,18 @@ def test_report_times_and_verdict(tmp_path: Path) -> None:
         good = offset < 50 or offset >= 75
         score = (0.9 if fraud else 0.1) if good else (0.1 if fraud else 0.5)
         ledger.add("predictions", _pred(f"e{i}", "v2" if offset >= 70 else "v1", score), 0)
-    ledger.add("drift.signals", {"detector": "adwin"}, start + 55_000)
+    ledger.add("drift.signals", {"detector": "page_hinkley", "kind": "DATA"}, start + 51_000)
+    ledger.add("drift.signals", {"detector": "adwin", "kind": "CONCEPT"}, start + 55_000)
     ledger.add("retrain.requests", {"request_id": "r1"}, start + 56_000)
+    # a first promotion that is rolled back does not close the loop
+    ledger.add("models.lifecycle", {"action": "PROMOTED", "version": "v9"}, start + 60_000)
+    ledger.add("models.lifecycle", {"action": "ROLLED_BACK", "version": "v1"}, start + 65_000)
     ledger.add("models.lifecycle", {"action": "PROMOTED", "version": "v2"}, start + 70_000)
     report = build_report(ledger, truth, [], started_ms=start, duration_s=100,
                           concept_onset_s=50, covariate_onset_s=None, warmup_s=0)
     assert report["times_s"]["drift_detected"] == 55.0
     assert report["times_s"]["retrain_requested"] == 56.0
+    assert report["times_s"]["first_promotion"] == 60.0
     assert report["times_s"]["new_model_promoted"] == 70.0
     assert report["times_s"]["loop_time"] == 20.0
     assert report["quality_roc_auc"]["champion"]["before"] == 1.0
