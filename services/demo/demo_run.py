@@ -75,6 +75,9 @@ class DemoConfig:
             "DRIFTLOOP_TRAINER_FIRST_MODEL_LABELS": str(max(300, round(labels_per_s * 10))),
             # ...then retraining when the monitor asks (the schedule is a slow safety net)
             "DRIFTLOOP_TRAINER_MIN_NEW_LABELS": str(max(1000, round(labels_per_s * 120))),
+            # a retrain request once ~12 s of post-change labels are in: disputes (the
+            # frauds that fooled the model) arrive 5-15 s after the payment
+            "DRIFTLOOP_MONITOR_RETRAIN_MIN_LABELS": str(max(200, round(labels_per_s * 12))),
             "DRIFTLOOP_MONITOR_RETRAIN_COOLDOWN_S": "20",
             "DRIFTLOOP_MONITOR_SNAPSHOT_INTERVAL_S": "10",
         }

@@ -22,8 +22,9 @@ from tests.integration.kafka_helpers import drain
 
 pytestmark = pytest.mark.e2e
 
-DURATION_S = 150
-RATE = 150
+DURATION_S = 100
+RATE = 800
+ONSET_S = 40
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def loop_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
     ports = {s: free_port() for s in ("ingest", "features", "scorer", "trainer", "monitor")}
     cmd = [sys.executable, "-c", "from services.cli.main import app; app()", "demo",
            "--duration", str(DURATION_S), "--rate", str(RATE), "--seed", "11",
-           "--drifts", "concept@50", "--warmup", "15", "--settle", "10",
+           "--drifts", f"concept@{ONSET_S}", "--warmup", "12", "--settle", "10",
            "--label-delay", "3", "--output", str(out), "--bootstrap", kafka_bootstrap,
            "--topic-prefix", prefix,
            "--ports", ",".join(f"{k}={v}" for k, v in ports.items())]
@@ -77,8 +78,18 @@ def test_every_valid_event_has_exactly_one_champion_prediction(loop_run: dict) -
     assert [e for e, v in versions.items() if len(v) != 1] == []
 
 
-def test_nothing_dead_lettered(loop_run: dict) -> None:
-    assert loop_run["summary"]["events"]["deadletter"] == 0
+def test_only_the_broken_payloads_are_dead_lettered(loop_run: dict) -> None:
+    events = loop_run["summary"]["events"]
+    assert events["bad_sent"] > 0
+    assert events["deadletter"] == events["bad_sent"]
+    schemas = load_schemas()
+    codec = AvroCodec(schemas, LocalSchemaRegistry(schemas))
+    letters = [codec.decode(r.value) for r in _records(loop_run, "events.deadletter",
+                                                       events["bad_sent"])]
+    assert len(letters) == events["bad_sent"]
+    for letter in letters:  # each one is a payload the stream broke on purpose, with a reason
+        assert json.loads(letter["original"])["event_id"].startswith("bad-11-")
+        assert letter["error_class"] and letter["reason"] and letter["service"] == "ingest"
 
 
 def test_one_trace_per_event_and_training_links_to_its_request(loop_run: dict) -> None:
