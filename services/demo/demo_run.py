@@ -72,7 +72,7 @@ class DemoConfig:
         labels_per_s = self.rate * (self.sample_rate + self.dispute_rate * 0.01)
         return {
             # a first model as soon as the warm-up's labels are in...
-            "DRIFTLOOP_TRAINER_FIRST_MODEL_LABELS": str(max(300, round(labels_per_s * 10))),
+            "DRIFTLOOP_TRAINER_FIRST_MODEL_LABELS": str(max(500, round(labels_per_s * 20))),
             # ...then retraining when the monitor asks (the schedule is a slow safety net)
             "DRIFTLOOP_TRAINER_MIN_NEW_LABELS": str(max(1000, round(labels_per_s * 120))),
             # a retrain request once ~12 s of post-change labels are in: disputes (the

@@ -22,9 +22,9 @@ from tests.integration.kafka_helpers import drain
 
 pytestmark = pytest.mark.e2e
 
-DURATION_S = 100
+DURATION_S = 110
 RATE = 800
-ONSET_S = 40
+ONSET_S = 45
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def loop_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
     ports = {s: free_port() for s in ("ingest", "features", "scorer", "trainer", "monitor")}
     cmd = [sys.executable, "-c", "from services.cli.main import app; app()", "demo",
            "--duration", str(DURATION_S), "--rate", str(RATE), "--seed", "11",
-           "--drifts", f"concept@{ONSET_S}", "--warmup", "12", "--settle", "10",
+           "--drifts", f"concept@{ONSET_S}", "--warmup", "28", "--settle", "10",
            "--label-delay", "3", "--output", str(out), "--bootstrap", kafka_bootstrap,
            "--topic-prefix", prefix,
            "--ports", ",".join(f"{k}={v}" for k, v in ports.items())]
