@@ -30,6 +30,8 @@ CATALOG: tuple[Topic, ...] = (
     Topic("drift.signals", "detector", "driftloop.monitoring.DriftSignal", "drift detections"),
     Topic("retrain.requests", "model name", "driftloop.monitoring.RetrainRequest", "retrain asks"),
     Topic("models.lifecycle", "model name", "driftloop.models.ModelLifecycle", "model changes"),
+    Topic("features.repartition", "entity id", "driftloop.features.RepartitionedInput",
+          "the features service's inputs re-keyed by a non-key entity (merchant)"),
 )
 
 

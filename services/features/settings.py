@@ -15,8 +15,13 @@ class FeaturesSettings(CommonSettings):
         None, description="Redis online store; unset: Feast's SQLite store under data_dir.")
     feature_repo: Path | None = Field(None, description="feature_repo/ folder; unset: built in.")
     features_port: int = Field(8003, description="HTTP port of /healthz, /readyz, /metrics.")
-    features_group: str = Field("features", description="Consumer group on events.valid.")
+    features_group: str = Field(
+        "features", description="Consumer group on events.valid; the second stage's group on "
+        "features.repartition is this name + '.repartition'.")
     features_max_batch: int = Field(5000, ge=1, description="Events per micro-batch at most.")
+
+    def repartition_group(self) -> str:
+        return f"{self.features_group}.repartition"
 
     def store_settings(self) -> FeatureStoreSettings:
         return FeatureStoreSettings.model_validate(

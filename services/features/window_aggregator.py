@@ -5,12 +5,14 @@ Event time, not arrival time, decides which window an event falls in. An event m
 out of order by up to ``lateness_s`` behind its entity's newest event and still counts; a
 later one is refused and counted (its windows may already have been served). Each entity
 keeps only the events its longest window can still need, plus its two newest (for
-``seconds_since_last``), and the ids it holds, so a redelivered event is not counted twice."""
+``seconds_since_last``), and the ids it holds, so a redelivered event is not counted twice.
+Fields named in ``carry`` are kept with each event too, for whoever joins to the held events
+(the label join reads the merchant of a labelled event)."""
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,11 +35,13 @@ class EntityWindow:
 class WindowAggregator:
     """The windows of one feature view's entities (one instance per owned partition)."""
 
-    def __init__(self, view: ViewDeclaration, lateness_s: float) -> None:
+    def __init__(self, view: ViewDeclaration, lateness_s: float,
+                 carry: Sequence[str] = ()) -> None:
         self.view = view
         self.lateness_s = lateness_s
         self.horizon_s = view.max_window_s
-        self.fields = sorted({f.field for f in view.features})
+        self.carry = tuple(carry)
+        self.fields = sorted({f.field for f in view.features} | set(self.carry))
         self._index = {name: i for i, name in enumerate(self.fields)}
         self._windows = sorted({f.window_s for f in view.features if f.window_s})
         self.entities: dict[str, EntityWindow] = {}
@@ -68,6 +72,19 @@ class WindowAggregator:
         drop = min(bisect.bisect_right(window.times, cutoff), len(window.times) - 2)
         if drop > 0:
             del window.times[:drop], window.values[:drop], window.ids[:drop]
+
+    def carried(self, entity_id: str, event_id: str) -> dict[str, Any] | None:
+        """The ``carry`` fields of a held event; None when the event is not (or no longer)
+        in its entity's windows."""
+        window = self.entities.get(entity_id)
+        if window is None:
+            return None
+        try:
+            at = window.ids.index(event_id)
+        except ValueError:
+            return None
+        row = window.values[at]
+        return {f: row[self._index[f]] for f in self.carry}
 
     def features(self, entity_id: str) -> dict[str, float]:
         """Every feature of the view for ``entity_id``, as of its newest event."""

@@ -9,11 +9,18 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DEFAULT_REPO_DIR = Path(__file__).resolve().parents[2] / "feature_repo"
 
 #: Aggregations the features service knows how to keep; a declaration names one of them.
-AGGS = ("count", "sum", "mean", "max", "distinct", "seconds_since_last")
+AGGS = ("count", "sum", "mean", "max", "distinct", "seconds_since_last", "rate")
+#: What a bucketed view can keep: sums and counts per time bucket add up to any window, so
+#: an entity costs one small row per bucket however many events it sees.
+BUCKETED_AGGS = ("count", "sum", "mean", "rate")
+#: Inputs an aggregate may read: the domain's events (timed by the event time) or the labels
+#: topic (timed by ``labelled_at``, so a rate as of t only counts labels known at t).
+SOURCES = ("events", "labels")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -39,7 +46,11 @@ class EntityDeclaration:
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """One feature: the aggregation of an event field over a window (None: no window)."""
+    """One feature: the aggregation of an input field over a window (None: no window).
+
+    ``source`` says which input it reads (``SOURCES``); ``bucket_s`` is the time bucket of a
+    bucketed view's aggregate; ``prior`` and ``prior_weight`` shrink a ``rate`` toward a
+    declared value: ``(sum + prior * prior_weight) / (count + prior_weight)``."""
 
     name: str
     view: str
@@ -47,19 +58,33 @@ class FeatureSpec:
     field: str
     window_s: int | None
     default: float
+    source: str = "events"
+    bucket_s: int | None = None
+    prior: float = 0.0
+    prior_weight: float = 0.0
 
 
 @dataclass(frozen=True)
 class ViewDeclaration:
+    """A feature view. ``bucket_s`` set: the view is bucketed (sums per time bucket, for
+    hot entities); ``lateness_s``: how far behind its entity's newest input an input may
+    arrive and still count."""
+
     name: str
     entity: EntityDeclaration
     ttl_days: int
     features: tuple[FeatureSpec, ...]
     description: str = ""
+    bucket_s: int | None = None
+    lateness_s: int = 0
 
     @property
     def max_window_s(self) -> int:
         return max((f.window_s or 0 for f in self.features), default=0)
+
+    @property
+    def sources(self) -> frozenset[str]:
+        return frozenset(f.source for f in self.features)
 
 
 @dataclass(frozen=True)
@@ -97,14 +122,18 @@ class FeatureDeclarations:
             name: EntityDeclaration(name, e["join_key"], e["event_field"], e.get("description", ""))
             for name, e in raw.get("entities", {}).items()
         }
+        lateness_s = int(raw.get("lateness_seconds", 0))
         views: dict[str, ViewDeclaration] = {}
         for v in raw.get("views", []):
             if v["entity"] not in entities:
                 raise DeclarationError(f"view {v['name']!r}: unknown entity {v['entity']!r}")
+            bucket_s = parse_window(str(v["bucket"])) if "bucket" in v else None
             views[v["name"]] = ViewDeclaration(
                 v["name"], entities[v["entity"]], int(v.get("ttl_days", 1)),
-                tuple(f for a in v.get("aggregates", []) for f in _expand(v["name"], a)),
-                v.get("description", ""))
+                tuple(f for a in v.get("aggregates", [])
+                      for f in _expand(v["name"], a, bucket_s)),
+                v.get("description", ""), bucket_s,
+                int(v.get("lateness_seconds", lateness_s)))
         services = {}
         for name, s in raw.get("services", {}).items():
             missing = [v for v in s["views"] if v not in views]
@@ -112,27 +141,48 @@ class FeatureDeclarations:
                 raise DeclarationError(f"feature service {name!r}: unknown views {missing}")
             services[name] = ServiceDeclaration(
                 name, tuple(views[v] for v in s["views"]), s.get("description", ""))
-        return cls(raw["project"], int(raw.get("lateness_seconds", 0)), entities, views,
-                   services, directory)
+        return cls(raw["project"], lateness_s, entities, views, services, directory)
 
 
-def _expand(view: str, aggregate: dict[str, object]) -> list[FeatureSpec]:
+def _expand(view: str, aggregate: dict[str, Any], view_bucket_s: int | None
+            ) -> list[FeatureSpec]:
     """One aggregate entry -> its features, one per (agg, window)."""
     prefix = str(aggregate["prefix"])
     field = str(aggregate["field"])
-    default = float(aggregate.get("default", 0.0))  # type: ignore[arg-type]
-    aggs = list(aggregate.get("aggs", []))  # type: ignore[call-overload]
-    windows = list(aggregate.get("windows", []))  # type: ignore[call-overload]
+    default = float(aggregate.get("default", 0.0))
+    aggs = list(aggregate.get("aggs", []))
+    windows = list(aggregate.get("windows", []))
+    source = str(aggregate.get("source", "events"))
+    if source not in SOURCES:
+        raise DeclarationError(f"view {view!r}: unknown source {source!r} (known: {SOURCES})")
+    bucket_s = parse_window(str(aggregate["bucket"])) if "bucket" in aggregate \
+        else view_bucket_s
+    if view_bucket_s is None and (bucket_s is not None or source != "events"):
+        raise DeclarationError(f"view {view!r}: {prefix} needs a bucketed view (bucket = ...)")
+    prior = float(aggregate.get("prior", 0.0))
+    prior_weight = float(aggregate.get("prior_weight", 0.0))
     specs = []
     for agg in aggs:
         if agg not in AGGS:
             raise DeclarationError(f"view {view!r}: unknown agg {agg!r} (known: {AGGS})")
+        if bucket_s is not None and agg not in BUCKETED_AGGS:
+            raise DeclarationError(
+                f"view {view!r}: {agg!r} cannot be bucketed (bucketed: {BUCKETED_AGGS})")
+        if agg == "rate" and (bucket_s is None or prior_weight <= 0 or not 0 <= prior <= 1):
+            raise DeclarationError(f"view {view!r}: {prefix}_rate needs a bucketed view, "
+                                   "a prior in [0, 1] and a prior_weight > 0")
         if agg == "seconds_since_last":
             specs.append(FeatureSpec(prefix, view, agg, field, None, default))
             continue
         if not windows:
             raise DeclarationError(f"view {view!r}: {prefix}_{agg} needs windows")
         for window in windows:
-            specs.append(FeatureSpec(f"{prefix}_{agg}_{window}", view, agg, field,
-                                     parse_window(str(window)), default))
+            window_s = parse_window(str(window))
+            if bucket_s is not None and window_s % bucket_s:
+                raise DeclarationError(f"view {view!r}: window {window} is not a whole "
+                                       f"number of {bucket_s}s buckets")
+            # A rate with no inputs is its prior (never 0/0): that is also its default.
+            specs.append(FeatureSpec(
+                f"{prefix}_{agg}_{window}", view, agg, field, window_s,
+                prior if agg == "rate" else default, source, bucket_s, prior, prior_weight))
     return specs

@@ -14,7 +14,7 @@ class FeatureStoreSettings(BaseSettings):
     redis_url: str | None = Field(
         None, description="Redis online store; unset: Feast's SQLite store under data_dir.")
     data_dir: Path = Field(Path(".driftloop"), description="Local state (SQLite, parquet).")
-    feature_service: str = Field("fraud_v1", description="Feature service the model reads.")
+    feature_service: str = Field("fraud_v2", description="Feature service the model reads.")
     feature_repo: Path | None = Field(None, description="feature_repo/ folder; unset: built in.")
     feature_deadline_ms: float = Field(
         25.0, gt=0, description="An online lookup taking longer gives defaults (degraded).")

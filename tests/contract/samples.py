@@ -49,4 +49,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "actor": "trainer", "metrics": {"roc_auc": 0.93}, "lineage": {"run_id": "run-1"},
         "at": T + 3_700_000,
     },
+    "driftloop.features.RepartitionedInput": {
+        "entity": "merchant", "entity_id": "m-1", "source": "events",
+        "input_id": "e-golden-1", "time": T, "values": {"amount": 42.5},
+    },
 }

@@ -83,7 +83,8 @@ async def test_online_matches_brute_force_across_restart(
         "kafka_bootstrap": kafka_bootstrap, "topic_prefix": topic_prefix, "redis_url": redis_url,
         "data_dir": tmp_path, "topic_partitions": 2, "features_port": free_port(),
         "features_group": f"{topic_prefix}features"})
-    store_settings = settings.store_settings()
+    # the card view's features, looked up by card alone (fraud_v1 is the card-only service)
+    store_settings = settings.store_settings().model_copy(update={"feature_service": "fraud_v1"})
     client = FeatureClient.from_settings(store_settings)
     log = events(seed=7, n=400, cards=9)
     first, second = log[:250], log[250:]

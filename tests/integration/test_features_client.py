@@ -40,14 +40,17 @@ async def test_frozen_redis_degrades_fast(own_redis, tmp_path: Path) -> None:
         "redis_url": url, "data_dir": tmp_path, "feature_deadline_ms": 50,
         "feature_breaker_failures": 2, "feature_breaker_reset_s": 0.5})
     client = FeatureClient.from_settings(settings)
-    healthy = await client.lookup(["c1", "c2"])
+    # the default feature service joins two entities: rows name the card and the merchant
+    rows = [{"card_id": "c1", "merchant_id": "m1"}, {"card_id": "c2", "merchant_id": "m1"}]
+    healthy = await client.lookup(rows)
     assert not healthy.degraded
     assert healthy.defaulted == [healthy.feature_names, healthy.feature_names]
     assert healthy.values[0]["seconds_since_last"] == -1.0
+    assert healthy.values[0]["merchant_fraud_rate_7d"] == 0.05  # the declared prior
 
     os.kill(proc.pid, signal.SIGSTOP)
     started = time.perf_counter()
-    results = [await client.lookup(["c1"]) for _ in range(5)]
+    results = [await client.lookup(rows[:1]) for _ in range(5)]
     elapsed = time.perf_counter() - started
     assert [r.degraded for r in results] == [True] * 5
     assert client.breaker.state == "open"
@@ -55,6 +58,6 @@ async def test_frozen_redis_degrades_fast(own_redis, tmp_path: Path) -> None:
 
     os.kill(proc.pid, signal.SIGCONT)
     time.sleep(0.6)
-    recovered = await client.lookup(["c1"])
+    recovered = await client.lookup(rows[:1])
     assert not recovered.degraded and client.breaker.state == "closed"
     await client.close()

@@ -55,7 +55,8 @@ def event(i: int, **overrides: object) -> dict[str, object]:
 
 
 #: every online feature of the feature service, and every input a prediction logs
-ONLINE = {f.name for f in FeatureDeclarations.load().service("fraud_v1").features}
+ONLINE = {f.name for f in FeatureDeclarations.load().service(
+    FeatureStoreSettings.model_fields["feature_service"].default).features}
 SERVED = ONLINE | set(ModelInputs.load("cards").names)
 
 
