@@ -46,6 +46,10 @@ def main() -> None:
           f"{t['loop_time'] if t['loop_time'] is not None else 'did not close'} s "
           f"(target <= 60 s); detected t={t['drift_detected']}, retrain requested "
           f"t={t['retrain_requested']}, promoted t={t['new_model_promoted']}")
+    print(f"recovery time (drift onset -> the promotion after which ROC AUC stays within "
+          f"{q['recovery_tolerance']} of before): "
+          f"{t['recovery_time'] if t['recovery_time'] is not None else 'not recovered'} s; "
+          f"ROC AUC before {q['champion']['before']}, after {q['champion']['after']}")
     for name, key in (("closed loop", "champion"), ("static model", "static_baseline"),
                       ("River online LR", "online_baseline")):
         print(f"  {name:<16} cumulative ROC AUC {q[key]['cumulative']}  "

@@ -56,8 +56,19 @@ def build_report(ledger: LoopLedger, truth: Mapping[str, Truth], baselines: list
     during = _auc_between(champion, onset_s, promoted_s if promoted_s is not None else end)
     # a few seconds after promotion: the scorer needs a moment to swap
     after = _auc_between(champion, promoted_s + 5, end) if promoted_s is not None else None
-    closed = (promoted is not None and before is not None and after is not None
-              and after >= before - RECOVERY_TOLERANCE)
+    # The first retrained model may only be a partial fix (few post-change labels yet); the
+    # loop has closed at the first promotion from which quality stays back near its level.
+    recovered_s = None
+    if before is not None and requested is not None:
+        for r in ledger.lifecycle:
+            at = rel(r["seen_ms"])
+            if (r.get("action") == "PROMOTED" and r["seen_ms"] >= requested["seen_ms"]
+                    and at is not None):
+                rest = _auc_between(champion, at + 5, end)
+                if rest is not None and rest >= before - RECOVERY_TOLERANCE:
+                    recovered_s, after = at, rest
+                    break
+    closed = promoted is not None and recovered_s is not None
     timeline = []
     t = 0.0
     while t < duration_s:
@@ -88,6 +99,9 @@ def build_report(ledger: LoopLedger, truth: Mapping[str, Truth], baselines: list
             "first_promotion": rel(first_promoted["seen_ms"]) if first_promoted else None,
             "new_model_promoted": promoted_s,
             "loop_time": (round(promoted_s - onset_s, 2) if promoted_s is not None else None),
+            "quality_recovered": recovered_s,
+            "recovery_time": (round(recovered_s - onset_s, 2) if recovered_s is not None
+                              else None),
         },
         "models": {"promoted_version": promoted.get("version") if promoted else None,
                    "champion_at_end": ledger.champion,
@@ -132,6 +146,8 @@ def render_text(report: dict[str, Any]) -> str:
         f"  retrain requested     t={s(t['retrain_requested'])}s",
         f"  new model promoted    t={s(t['new_model_promoted'])}s  "
         f"(loop time {s(t['loop_time'])}s)",
+        f"  quality back          t={s(t['quality_recovered'])}s  "
+        f"(recovery time {s(t['recovery_time'])}s)",
         f"  champion ROC AUC      before {s(q['champion']['before'])}  during "
         f"{s(q['champion']['during'])}  after {s(q['champion']['after'])}",
         "  cumulative / post-drift ROC AUC:",

@@ -67,6 +67,8 @@ def test_report_times_and_verdict(tmp_path: Path) -> None:
     assert report["times_s"]["drift_detected"] == 55.0
     assert report["times_s"]["retrain_requested"] == 56.0
     assert report["times_s"]["first_promotion"] == 60.0
+    assert report["times_s"]["quality_recovered"] == 70.0
+    assert report["times_s"]["recovery_time"] == 20.0
     assert report["times_s"]["new_model_promoted"] == 70.0
     assert report["times_s"]["loop_time"] == 20.0
     assert report["quality_roc_auc"]["champion"]["before"] == 1.0
