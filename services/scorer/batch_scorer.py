@@ -51,7 +51,10 @@ class BatchScorer:
             return await asyncio.wait_for(self._features.lookup(entity_rows), self._deadline_s)
         except Exception as exc:  # the client should never raise; if it does, degrade anyway
             log.warning("feature lookup failed (%r); scoring with defaults", exc)
-            return Lookup([], [{} for _ in entity_rows], [[] for _ in entity_rows], True)
+            # every feature of the source was defaulted, as the client itself would report
+            names = list(self._features.feature_names)
+            return Lookup(names, [{} for _ in entity_rows], [list(names) for _ in entity_rows],
+                          True)
 
     async def _online(self, events: Sequence[Mapping[str, Any]]) -> FeatureRows:
         """One lookup per distinct entity row: a batch often holds many events of one card."""
