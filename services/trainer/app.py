@@ -90,10 +90,12 @@ class Trainer:
                     "requested_by": ",".join(sorted({r["requested_by"] for r in mine}))}
         threshold = self.settings.trainer_min_new_labels
         first = self.settings.trainer_first_model_labels
-        if first and self.registry.alias(self.model_name, "champion") is None:
-            # the declared baseline serves until a first model wins: get there early
-            threshold = min(threshold, first) if threshold else first
         new = self.store.labels_since(self.store.get_state(LAST_RUN_LABEL_SEQ))
+        # The declared baseline serves until a first model wins: get there early. The
+        # registry is only asked when the answer matters (it may be remote).
+        if (first and new >= first and not (threshold and new >= threshold)
+                and self.registry.alias(self.model_name, "champion") is None):
+            threshold = first
         if threshold and new >= threshold:
             return {"request_id": None, "reason": f"{new} new labels (>= {threshold})",
                     "requested_by": SERVICE}
