@@ -11,6 +11,7 @@ from typing import Any
 import fastavro
 
 from services.contracts.avro_guard import AvroBoundsError, check_bounds
+from services.contracts.flat_encoder import flat_encoder
 from services.contracts.schema_registry import SchemaRegistry, SchemaRegistryError
 from services.contracts.schemas import SchemaSet
 
@@ -44,6 +45,7 @@ class AvroCodec:
         self._registry = registry
         self._headers: dict[str, bytes] = {}
         self._expanded: dict[int, Any] = {}
+        self._flat: dict[str, Any] = {}
 
     def _header(self, schema_name: str) -> bytes:
         header = self._headers.get(schema_name)
@@ -56,6 +58,16 @@ class AvroCodec:
 
     def encode(self, schema_name: str, record: dict[str, Any]) -> bytes:
         header = self._header(schema_name)
+        # Flat records (events, dead letters...) take the fast path; the rest, and any record
+        # the fast path declines, fastavro's writer (same bytes either way).
+        try:
+            flat = self._flat[schema_name]
+        except KeyError:
+            flat = self._flat[schema_name] = flat_encoder(self._schemas[schema_name].raw)
+        if flat is not None:
+            data = flat(header, record)
+            if data is not None:
+                return data
         buf = io.BytesIO()
         buf.write(header)
         try:

@@ -37,6 +37,7 @@ from services.telemetry import EventTraces, ServiceMetrics
 
 log = logging.getLogger("driftloop.ingest")
 SERVICE = "ingest"
+RAW_BATCH_RECORDS = 5000
 
 
 class Ingest:
@@ -71,16 +72,21 @@ class Ingest:
         self.events.labels("deadletter", source).inc(len(results) - accepted)
 
     def handle_raw(self, records: Sequence[ConsumerRecord]) -> list[Outbound]:
+        # The hot loop of the events.raw path: a few microseconds per event is the budget, so
+        # it binds its callees once and builds no per-event result for a client.
         now_ms = int(time.time() * 1000)
+        check = self.checker.check_message
+        publish_form = self.router.publish_form
         outputs = []
-        results = []
+        rejected = 0
         for record in records:
-            checked = self.checker.check_message(record.value, now_ms)
-            out, result = self.router.route(
-                checked, Source(record.topic, record.partition, record.offset))
+            out, rejection = publish_form(check(record.value, now_ms), record.topic,
+                                          record.partition, record.offset)
             outputs.append(out)
-            results.append(result)
-        self._count(results, "kafka")
+            if rejection is not None:
+                rejected += 1
+        self.events.labels("valid", "kafka").inc(len(records) - rejected)
+        self.events.labels("deadletter", "kafka").inc(rejected)
         return outputs
 
     def handle_body(self, body: bytes, ndjson: bool = False
@@ -134,10 +140,13 @@ class Ingest:
         await producer.start()
         await consumer.start()
         self.publisher = Publisher(producer)
+        # Pipelined (one batch validated while the broker acknowledges the previous one), in
+        # batches of up to 5,000 events (~1 MB of JSON) for fewer publish/commit round trips:
+        # each was worth 10-20% on a backlog here, where the broker shares the two cores.
         loop = BatchLoop(
             consumer, self.publisher, self.handle_raw, self.dead_letters,
-            on_batch=lambda n, s: self.batch_seconds.labels("kafka").observe(s),
-            metrics=self.metrics)
+            max_records=RAW_BATCH_RECORDS, pipeline=True, metrics=self.metrics,
+            on_batch=lambda n, s: self.batch_seconds.labels("kafka").observe(s))
         log.info("ingest ready: HTTP on %s:%d, consuming %s",
                  self.settings.http_host, self.settings.ingest_port, self.topics.raw)
         runner = asyncio.create_task(loop.run())

@@ -32,6 +32,15 @@ class Rejected:
 Checked = Accepted | Rejected
 
 
+def _can_nest(avro_type: Any) -> bool:
+    """Whether values of this Avro type can hold other containers (arrays, maps, records)."""
+    if isinstance(avro_type, list):
+        return any(_can_nest(t) for t in avro_type)
+    if isinstance(avro_type, dict):
+        return avro_type.get("type") in ("array", "map", "record")
+    return False
+
+
 def _depth_exceeds(value: Any, limit: int) -> bool:
     stack = [(value, 1)]
     while stack:
@@ -56,24 +65,36 @@ class EventChecker:
         self._domain = domain
         self._max_event_bytes = max_event_bytes
         self._max_depth = max_json_depth
+        self._event_id = domain.event_id_field
+        self._entity = domain.entity_field
+        # A record that passed validation has the schema's shape, so it can only be too deep
+        # when the schema itself nests containers; for flat schemas (the usual case) the depth
+        # walk is needed only to name the reason of a rejection.
+        self._flat = not any(_can_nest(f["type"]) for f in validator.schema.raw["fields"])
+
+    def _too_deep(self, obj: Any) -> bool:
+        # Only dicts and lists can be deep, so only an object holding one is walked.
+        return (isinstance(obj, dict)
+                and any(isinstance(v, (dict, list)) for v in obj.values())
+                and _depth_exceeds(obj, self._max_depth))
 
     def check_object(self, obj: Any, original: bytes | None, now_ms: int) -> Checked:
-        """Validate one already-parsed JSON value (``original`` None: re-serialised lazily)."""
+        """Validate one already-parsed JSON value (``original`` None: re-serialised lazily).
+        Too deep wins over every other reason, as if depth were checked first."""
         try:
-            # Real events are flat; only dicts and lists can be deep, so only those are walked.
-            if isinstance(obj, dict) and any(isinstance(v, (dict, list)) for v in obj.values()):
-                if _depth_exceeds(obj, self._max_depth):
-                    raise ValidationError("too_deep", f"nesting deeper than {self._max_depth}")
             record = self._validator.validate(obj, now_ms)
+            if not self._flat and self._too_deep(obj):
+                raise ValidationError("too_deep", f"nesting deeper than {self._max_depth}")
         except ValidationError as exc:
-            event_id = obj.get(self._domain.event_id_field) if isinstance(obj, dict) else None
+            if exc.error_class != "too_deep" and self._too_deep(obj):
+                exc = ValidationError("too_deep", f"nesting deeper than {self._max_depth}")
+            event_id = obj.get(self._event_id) if isinstance(obj, dict) else None
             return Rejected(
                 original if original is not None else orjson.dumps(obj),
                 exc.error_class, str(exc), exc.field,
                 event_id if isinstance(event_id, str) else None,
             )
-        return Accepted(record, record[self._domain.event_id_field],
-                        record[self._domain.entity_field])
+        return Accepted(record, record[self._event_id], record[self._entity])
 
     def check_message(self, value: bytes | None, now_ms: int) -> Checked:
         """One events.raw message: a JSON object, or an Avro record in the wire format."""

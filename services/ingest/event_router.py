@@ -32,23 +32,30 @@ class EventRouter:
 
     def route(self, checked: Checked, source: Source) -> tuple[Outbound, dict[str, Any]]:
         """The record to publish and the per-event result a client is told."""
-        if isinstance(checked, Accepted):
+        out, rejected = self.publish_form(checked, source.name, source.partition, source.offset)
+        if rejected is None:
+            return out, {"event_id": checked.event_id, "accepted": True}
+        return out, {"event_id": rejected.event_id, "accepted": False,
+                     "error": rejected.error_class, "reason": rejected.reason}
+
+    def publish_form(self, checked: Checked, source: str, partition: int | None = None,
+                     offset: int | None = None) -> tuple[Outbound, Rejected | None]:
+        """The record to publish, and the rejection when it goes to the dead-letter topic. The
+        events.raw loop calls this once per event, so it builds nothing a client is not told."""
+        if type(checked) is Accepted:
             try:
                 value = self._codec.encode(self._schema, checked.record)
             except EncodeError as exc:  # the validator should have caught it; never lose it
                 checked = Rejected(repr(checked.record).encode(), "encode_error", str(exc))
             else:
-                parent = self._traces.start(
-                    "ingest", {"event.id": checked.event_id, "source": source.name})
-                return (
-                    Outbound(self._valid_topic, value, checked.entity_id.encode(),
-                             [(TRACEPARENT, parent)]),
-                    {"event_id": checked.event_id, "accepted": True},
-                )
+                event_id = checked.event_id
+                parent = self._traces.start("ingest", {"event.id": event_id, "source": source})
+                return (Outbound(self._valid_topic, value, checked.entity_id.encode(),
+                                 [(TRACEPARENT, parent)]), None)
+        assert isinstance(checked, Rejected)
         dead = self._dead_letters.record(
-            checked.original, checked.error_class, checked.reason, source=source.name,
-            field=checked.field, partition=source.partition, offset=source.offset,
+            checked.original, checked.error_class, checked.reason, source=source,
+            field=checked.field, partition=partition, offset=offset,
             key=checked.event_id.encode() if checked.event_id else None,
         )
-        return dead, {"event_id": checked.event_id, "accepted": False,
-                      "error": checked.error_class, "reason": checked.reason}
+        return dead, checked

@@ -34,10 +34,15 @@ class Outbound:
 
 
 class Publisher:
+    # Keys (entity ids) recur, and murmur2 is pure Python in aiokafka (~2 µs a key): the
+    # partition of the most recent keys is remembered, per topic, up to this many.
+    KEY_CACHE_SIZE = 1 << 17
+
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self._producer = producer
         self._partitioner = DefaultPartitioner()
         self._partitions: dict[str, list[int]] = {}
+        self._key_partitions: dict[str, dict[bytes, int]] = {}
 
     async def _partitions_for(self, topic: str) -> list[int]:
         partitions = self._partitions.get(topic)
@@ -46,17 +51,31 @@ class Publisher:
             if not partitions:
                 raise PublishError(f"topic {topic!r} has no partitions (does it exist?)")
             self._partitions[topic] = partitions
+            self._key_partitions[topic] = {}
         return partitions
+
+    def _partition(self, topic: str, key: bytes | None, partitions: list[int]) -> int:
+        if key is None:
+            return int(self._partitioner(None, partitions, partitions))
+        cache = self._key_partitions[topic]
+        partition = cache.get(key)
+        if partition is None:
+            if len(cache) >= self.KEY_CACHE_SIZE:
+                cache.clear()
+            partition = cache[key] = self._partitioner(key, partitions, partitions)
+        return partition
 
     async def publish(self, records: Sequence[Outbound]) -> None:
         """Send ``records`` and return once every one is acknowledged."""
         if not records:
             return
         grouped: dict[tuple[str, int], list[Outbound]] = defaultdict(list)
+        known = self._partitions
         for record in records:
-            partitions = await self._partitions_for(record.topic)
-            partition = self._partitioner(record.key, partitions, partitions)
-            grouped[(record.topic, partition)].append(record)
+            topic = record.topic
+            # A dict lookup, not an await, per record: the metadata is fetched once per topic.
+            partitions = known.get(topic) or await self._partitions_for(topic)
+            grouped[(topic, self._partition(topic, record.key, partitions))].append(record)
         futures = []
         now = time.time()
         try:
@@ -94,6 +113,6 @@ class Publisher:
                 if stopping is not None and stopping.is_set():
                     raise
                 log.warning("publish failed, retrying in %.1fs: %s", delay, exc)
-                self._partitions.clear()
+                self._partitions.clear()  # and with them the partitions of keys
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)

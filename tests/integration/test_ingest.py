@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.contracts import AvroCodec, load_schemas
 from services.contracts.schema_registry import LocalSchemaRegistry
@@ -60,8 +64,6 @@ async def test_http_limits(ingest) -> None:
 
 async def test_raw_topic_json_and_avro(ingest, kafka_bootstrap: str) -> None:
     service, _ = ingest
-    import orjson
-
     good_avro = codec().encode(SCHEMA, event(10))
     bomb = good_avro[:5] + b"\x02a" + b"\xfe\xff\xff\xff\x0f"
     values = [
@@ -86,3 +88,38 @@ async def test_raw_topic_json_and_avro(ingest, kafka_bootstrap: str) -> None:
     assert sorted(h["driftloop.error.class"] for h in headers) == [
         b"malformed_avro", b"malformed_json", b"malformed_json"]
 
+
+
+async def test_raw_offsets_are_committed_once_outputs_are_acknowledged(
+        ingest, kafka_bootstrap: str) -> None:
+    """The events.raw loop runs pipelined (the next batch is validated while the broker
+    acknowledges the previous one): every output still lands, and the group's committed
+    offsets reach the end of events.raw, so a restart would re-read nothing."""
+    service, _ = ingest
+    values = [(f"e{i}".encode(), orjson.dumps(event(i))) for i in range(300)]
+    values += [(None, b"{bad")] * 20
+    await produce(kafka_bootstrap, service.topics.raw, values)
+    valid = await drain(kafka_bootstrap, service.topics.valid, 300)
+    dead = await drain(kafka_bootstrap, service.topics.deadletter, 20)
+    assert sorted(codec().decode(r.value, SCHEMA)["event_id"] for r in valid) == sorted(
+        f"e{i}" for i in range(300))
+    assert len(dead) == 20
+    # The group's committed offsets, read without joining it (assign, never subscribe).
+    reader = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap,
+                              group_id=service.settings.ingest_group, enable_auto_commit=False)
+    await reader.start()
+    try:
+        await reader.topics()  # metadata
+        partitions = [TopicPartition(service.topics.raw, p)
+                      for p in reader.partitions_for_topic(service.topics.raw) or ()]
+        assert partitions
+        reader.assign(partitions)
+        committed = 0
+        for _ in range(100):
+            committed = sum([await reader.committed(tp) or 0 for tp in partitions])
+            if committed == len(values):
+                break
+            await asyncio.sleep(0.1)
+        assert committed == len(values)
+    finally:
+        await reader.stop()

@@ -77,3 +77,25 @@ def test_deep_nesting_within_parser_limits_is_refused(checker: EventChecker) -> 
 def test_rejection_keeps_event_id_for_the_dead_letter_key(checker: EventChecker) -> None:
     result = checker.check_message(orjson.dumps({**EVENT, "amount": -1}), NOW)
     assert isinstance(result, Rejected) and result.event_id == "e1"
+
+
+def test_valid_but_too_deep_is_refused_when_the_schema_nests() -> None:
+    """Depth is looked at after validation; a schema with nested arrays still gets it."""
+    from services.contracts.schemas import parse_schema
+
+    schema = parse_schema({"type": "record", "name": "Nested", "namespace": "t", "fields": [
+        {"name": "event_id", "type": "string"}, {"name": "card_id", "type": "string"},
+        {"name": "at", "type": "long"},
+        {"name": "tags", "type": {"type": "array", "items": {"type": "array", "items": "string"}}},
+    ]})
+    domain = Domain("nested", "t.Nested", "card_id", "event_id", "at", "m")
+    schemas = load_schemas()
+    checker = EventChecker(AvroCodec(schemas, LocalSchemaRegistry(schemas)),
+                           RecordValidator(schema), domain, max_json_depth=3)
+    event = {"event_id": "e1", "card_id": "c1", "at": NOW}
+    assert isinstance(checker.check_object({**event, "tags": [[]]}, None, NOW), Accepted)
+    for tags in ([["a"]],  # valid, and 4 deep
+                 [[["a"]]]):  # a wrong type too
+        deep = checker.check_object({**event, "tags": tags}, None, NOW)
+        assert isinstance(deep, Rejected) and deep.error_class == "too_deep"
+        assert deep.event_id == "e1"
