@@ -80,6 +80,11 @@ class DemoConfig:
             "DRIFTLOOP_MONITOR_RETRAIN_MIN_LABELS": str(max(200, round(labels_per_s * 12))),
             "DRIFTLOOP_MONITOR_RETRAIN_COOLDOWN_S": "20",
             "DRIFTLOOP_MONITOR_SNAPSHOT_INTERVAL_S": "10",
+            # seven processes share two cores here: a lookup that waits for a core is not a
+            # sick store (at 25 ms the breaker opened for seconds at a time, and the
+            # champion scored, and the trainer learnt from, defaults)
+            "DRIFTLOOP_FEATURE_DEADLINE_MS": "500",
+            "DRIFTLOOP_SCORER_FEATURE_DEADLINE_S": "1.0",
         }
 
 

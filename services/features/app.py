@@ -24,6 +24,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
+from opentelemetry import trace
 
 from services.contracts import AvroCodec, DecodeError, load_schemas
 from services.contracts.schema_registry import registry_for
@@ -43,7 +44,7 @@ from services.messaging import (
     Publisher,
 )
 from services.runtime import Health, connect_to_kafka, health_app, serve_http, serve_service
-from services.telemetry import ServiceMetrics
+from services.telemetry import HopSpans, ServiceMetrics
 
 log = logging.getLogger("driftloop.features")
 SERVICE = "features"
@@ -473,7 +474,8 @@ class Features:
         self.consumer.subscribe([self.topics.valid], listener=self.rebalance_listener())
         loops = [BatchLoop(self.consumer, self.publisher, self.handle, self.dead_letters,
                            max_records=self.settings.features_max_batch,
-                           metrics=self.metrics)]
+                           metrics=self.metrics,
+                           hops=HopSpans(trace.get_tracer(SERVICE), "features.apply"))]
         tasks = []
         if self.rekeyed_views:
             self.repartition_consumer = self.clients.consumer(

@@ -22,6 +22,10 @@ from services.featurestore.settings import FeatureStoreSettings
 
 log = logging.getLogger(__name__)
 
+#: The Redis socket timeout is the deadline of a batch this large: the per-lookup deadline
+#: (``asyncio.wait_for``) cuts sooner; the socket's only guards a frozen server.
+LARGEST_BATCH_ROWS = 10_000
+
 
 @dataclass(frozen=True)
 class FeatureLookup:
@@ -33,7 +37,7 @@ class FeatureLookup:
 
 class FeatureClient:
     def __init__(self, store: OnlineStore, declarations: FeatureDeclarations, service: str,
-                 deadline_s: float, breaker: CircuitBreaker) -> None:
+                 deadline_s: float, breaker: CircuitBreaker, per_row_s: float = 0.0) -> None:
         self._store = store
         declared = declarations.service(service)
         specs = declared.features
@@ -44,7 +48,11 @@ class FeatureClient:
         self._single_key = next(iter(self.entity_fields)) if len(self.entity_fields) == 1 \
             else None
         self._defaults = {f.name: f.default for f in specs}
+        # A lookup's time grows with its rows: a fixed deadline fails every large batch, so
+        # a scorer catching up on a backlog would open the breaker and score the whole
+        # backlog with defaults (which makes the next batches larger still).
         self._deadline_s = deadline_s
+        self._per_row_s = per_row_s
         self.breaker = breaker
 
     @classmethod
@@ -55,13 +63,13 @@ class FeatureClient:
         store: OnlineStore
         if settings.redis_url:
             store = RedisOnlineStore(settings.redis_url, declarations.project, service,
-                                     settings.feature_deadline_ms / 1000)
+                                     settings.deadline_s(LARGEST_BATCH_ROWS))
         else:
             store = SqliteOnlineStore(settings.sqlite_path(), declarations.project, service)
         breaker = CircuitBreaker(settings.feature_breaker_failures,
                                  settings.feature_breaker_reset_s)
-        return cls(store, declarations, settings.feature_service,
-                   settings.feature_deadline_ms / 1000, breaker)
+        return cls(store, declarations, settings.feature_service, settings.deadline_s(0),
+                   breaker, settings.feature_deadline_per_row_ms / 1000)
 
     def _defaults_for(self, count: int) -> FeatureLookup:
         return FeatureLookup(self.feature_names, [dict(self._defaults) for _ in range(count)],
@@ -90,7 +98,9 @@ class FeatureClient:
         if not self.breaker.allow():
             return self._defaults_for(len(entity_rows))
         try:
-            rows = await asyncio.wait_for(self._store.read(entity_rows), self._deadline_s)
+            rows = await asyncio.wait_for(
+                self._store.read(entity_rows),
+                self._deadline_s + self._per_row_s * len(entity_rows))
         except Exception as exc:  # timeout, connection refused, protocol error: all degrade
             self.breaker.failure()
             log.warning("online lookup failed (%s), serving defaults; breaker %s",

@@ -17,11 +17,18 @@ class FeatureStoreSettings(BaseSettings):
     feature_service: str = Field("fraud_v2", description="Feature service the model reads.")
     feature_repo: Path | None = Field(None, description="feature_repo/ folder; unset: built in.")
     feature_deadline_ms: float = Field(
-        25.0, gt=0, description="An online lookup taking longer gives defaults (degraded).")
+        25.0, gt=0, description="An online lookup taking longer gives defaults (degraded); "
+        "plus FEATURE_DEADLINE_PER_ROW_MS for each entity row looked up.")
+    feature_deadline_per_row_ms: float = Field(
+        0.05, ge=0, description="Deadline added per entity row: a batch of 2,000 rows (a "
+        "backlog) gets 100 ms more than one of a few, instead of timing out every time.")
     feature_breaker_failures: int = Field(
         3, ge=1, description="Consecutive failed lookups that open the circuit breaker.")
     feature_breaker_reset_s: float = Field(
         5.0, gt=0, description="How long an open breaker skips the store before one probe.")
+
+    def deadline_s(self, rows: int) -> float:
+        return (self.feature_deadline_ms + self.feature_deadline_per_row_ms * rows) / 1000
 
     def sqlite_path(self) -> Path:
         return self.data_dir / "feast" / "online.db"

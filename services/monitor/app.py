@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import ConsumerRecord
+from opentelemetry import trace
 
 from services.contracts import AvroCodec, DecodeError, load_schemas
 from services.contracts.schema_registry import registry_for
@@ -28,7 +29,7 @@ from services.monitor.settings import MonitorSettings
 from services.monitor.state_store import StateStore
 from services.registry import ModelRegistry, RegistryError, lifecycle_record
 from services.runtime import Health, connect_to_kafka, health_app, serve_http, serve_service
-from services.telemetry import ServiceMetrics
+from services.telemetry import TRACEPARENT, HopSpans, ServiceMetrics, traceparent_of
 
 log = logging.getLogger("driftloop.monitor")
 SERVICE = "monitor"
@@ -145,10 +146,17 @@ class Monitor:
         if isinstance(d, RetrainDecision):
             self.requests.labels(d.model_name).inc()
             log.info("retrain request: %s", d.reason)
+            request_id = uuid.uuid4().hex
             value = self.codec.encode(RETRAIN, {
-                "request_id": uuid.uuid4().hex, "model_name": d.model_name, "reason": d.reason,
+                "request_id": request_id, "model_name": d.model_name, "reason": d.reason,
                 "requested_by": SERVICE, "requested_at": now_ms, "evidence": d.evidence})
-            return Outbound(self.topics.retrain_requests, value, d.model_name.encode())
+            # its own trace (always kept): the training run it causes links to it
+            span = trace.get_tracer(SERVICE).start_span("retrain.request", attributes={
+                "request.id": request_id, "model.name": d.model_name, "reason": d.reason})
+            span.end()
+            header = traceparent_of(span)
+            return Outbound(self.topics.retrain_requests, value, d.model_name.encode(),
+                            [(TRACEPARENT, header)] if header else [])
         return self._rollback(d)
 
     def registry(self) -> ModelRegistry:
@@ -216,7 +224,8 @@ class Monitor:
         loop = BatchLoop(consumer, Publisher(producer), self.handle, self.dead_letters,
                          max_records=s.monitor_max_records,
                          on_batch=lambda n, secs: self.batch_seconds.observe(secs),
-                         metrics=self.metrics)
+                         metrics=self.metrics,
+                         hops=HopSpans(trace.get_tracer(SERVICE), "monitor.observe"))
         log.info("monitor ready: HTTP on %s:%d, state in %s", s.http_host, s.monitor_port,
                  self.store.path)
         runner = asyncio.create_task(loop.run())

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.monitor.challenger_policy import ChallengerConfig, ChallengerPolicy
+from services.monitor.change_point import error_change_point
 from services.monitor.decisions import Decision, DriftFinding
 from services.monitor.retrain_policy import RetrainConfig, RetrainPolicy
 from services.monitor.rollback_policy import RollbackConfig, RollbackPolicy
@@ -46,8 +47,23 @@ class ModelState:
         self.retrain = RetrainPolicy(name, config.retrain)
         self.rollback = RollbackPolicy(name, config.rollback)
         self.challenger = ChallengerPolicy(name, config.challenger)
-        # Event times of the champion's recent labelled events: the change point in time.
+        # Event times and mistakes (0/1) of the champion's recent labelled events: where,
+        # in event time, its error rate rose (the window a new model should learn from).
         self.label_times: deque[int] = deque(maxlen=50_000)
+        self.label_errors: deque[int] = deque(maxlen=50_000)
+
+    def change_time(self, version: str, labels: int, adwin_after_n: int, fallback: int
+                    ) -> int:
+        """When the champion's error rose: the best single split of its last ``labels``
+        labelled events (those it served as champion), else ADWIN's coarser cut."""
+        n = min(labels, len(self.label_times))
+        if n:
+            times, errors = list(self.label_times)[-n:], list(self.label_errors)[-n:]
+            found = error_change_point(times, errors)
+            if found is not None:
+                return found
+        back = min(adwin_after_n, len(self.label_times))
+        return self.label_times[-back] if back else fallback
 
 
 class ModelWatcher:
@@ -146,6 +162,7 @@ class ModelWatcher:
             if not shadow:
                 m.retrain.on_label()
                 m.label_times.append(event_time)
+                m.label_errors.append(int(decided != truth))
                 self.label_lags_s.append(max(0.0, (labelled_at - event_time) / 1000.0))
             if shift is None:
                 continue
@@ -154,9 +171,10 @@ class ModelWatcher:
                 window_events=shift.after_n, events_seen=shift.seen, model_name=name,
                 model_version=version))
             if not shadow and version == m.champion:
-                back = min(shift.after_n, len(m.label_times))
-                change_time = m.label_times[-back] if back else event_time
-                m.retrain.on_error_shift(version, shift, labelled_at, change_time)
+                served = watch.quality.count - m.champion_since.get(version, 0)
+                change_time = m.change_time(version, served, shift.after_n, event_time)
+                after = sum(1 for t in m.label_times if t >= change_time)
+                m.retrain.on_error_shift(version, shift, labelled_at, change_time, after)
         return out
 
     def on_lifecycle(self, event: dict[str, Any]) -> None:
@@ -206,6 +224,7 @@ class ModelWatcher:
                     "retrain": m.retrain.to_state(), "rollback": m.rollback.to_state(),
                     "challenger": m.challenger.to_state(),
                     "label_times": list(m.label_times),
+                    "label_errors": list(m.label_errors),
                 } for name, m in self.models.items()},
             "pending": [[eid, [list(e) for e in entries]] for eid, entries in pending],
             "orphans": [[eid, list(v)] for eid, v in self.orphans.items()],
@@ -230,7 +249,11 @@ class ModelWatcher:
             m.retrain = RetrainPolicy.from_state(name, cfg.retrain, s["retrain"])
             m.rollback = RollbackPolicy.from_state(name, cfg.rollback, s["rollback"])
             m.challenger = ChallengerPolicy.from_state(name, cfg.challenger, s["challenger"])
-            m.label_times.extend(int(t) for t in s["label_times"])
+            errors = s.get("label_errors", [])
+            # a state written before mistakes were kept starts the series afresh
+            if len(errors) == len(s["label_times"]):
+                m.label_times.extend(int(t) for t in s["label_times"])
+                m.label_errors.extend(int(e) for e in errors)
         for eid, entries in state["pending"]:
             watcher.pending[eid] = [
                 (e[0], e[1], float(e[2]), int(e[3]), bool(e[4]), int(e[5])) for e in entries]

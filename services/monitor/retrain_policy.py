@@ -68,14 +68,18 @@ class RetrainPolicy:
         self.labels += 1
 
     def on_error_shift(self, version: str, shift: ErrorShift, now_ms: int,
-                       change_time_ms: int) -> list[DriftFinding]:
+                       change_time_ms: int, after_change: int | None = None
+                       ) -> list[DriftFinding]:
         """The champion's ADWIN cut its error window upwards: a suspected episode, confirmed
-        or dropped by ``tick``. The signal itself is published by the caller."""
+        or dropped by ``tick``. ``after_change``: labels since ``change_time_ms`` (default:
+        ADWIN's window after its cut). The signal itself is published by the caller."""
         if self.episode is not None or not shift.worse:
             return []
         self.episode = Episode(
             opened_at_ms=now_ms, reference_error=shift.before, degraded_error=shift.after,
-            change_label=max(0, self.labels - shift.after_n), change_time_ms=change_time_ms,
+            change_label=max(0, self.labels - (shift.after_n if after_change is None
+                                               else after_change)),
+            change_time_ms=change_time_ms,
             detected_version=version, detected_label=self.labels)
         return []
 

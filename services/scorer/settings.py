@@ -12,7 +12,8 @@ class ScorerSettings(CommonSettings):
     scorer_group: str = Field("scorer", description="Consumer group on events.valid.")
     scorer_max_records: int = Field(2000, ge=1, description="Events per batch at most.")
     scorer_feature_deadline_s: float = Field(
-        0.25, gt=0, description="Longest wait for online features before scoring with defaults.")
+        0.25, gt=0, description="Longest wait for online features before scoring with defaults "
+        "(a guard above the feature client's own FEATURE_DEADLINE_MS + PER_ROW_MS deadline).")
     scorer_low_confidence: float = Field(
         0.1, ge=0, le=1, description="Confidence below this asks for a label.")
     scorer_sample_rate: float = Field(

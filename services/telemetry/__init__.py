@@ -7,7 +7,9 @@ from services.telemetry.metrics import ServiceMetrics
 from services.telemetry.tracing import (
     TRACEPARENT,
     EventTraces,
+    HopSpans,
     context_from_headers,
+    link_from_headers,
     setup_tracing,
     traceparent_of,
 )
@@ -15,8 +17,10 @@ from services.telemetry.tracing import (
 __all__ = [
     "TRACEPARENT",
     "EventTraces",
+    "HopSpans",
     "ServiceMetrics",
     "context_from_headers",
+    "link_from_headers",
     "setup_tracing",
     "traceparent_of",
 ]

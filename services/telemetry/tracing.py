@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -19,10 +20,46 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, TraceFlags, Tracer
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+    TraceIdRatioBased,
+)
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    TraceFlags,
+    Tracer,
+)
+from opentelemetry.util.types import Attributes
 
 TRACEPARENT = "traceparent"
+#: Root spans of rare, consequential work (a retrain request, a training run) are always
+#: kept: sampled at the per-event ratio, on-call would usually find them missing.
+ALWAYS_SAMPLED = frozenset({"retrain.request", "train"})
+
+
+class _RareAlwaysSampler(Sampler):
+    """Roots named in ALWAYS_SAMPLED are kept; other roots at the per-event ratio."""
+
+    def __init__(self, ratio: float) -> None:
+        self._ratio = TraceIdRatioBased(ratio)
+
+    def should_sample(self, parent_context: Context | None, trace_id: int, name: str,
+                      kind: SpanKind | None = None, attributes: Attributes = None,
+                      links: Sequence[Link] | None = None, trace_state: Any = None
+                      ) -> SamplingResult:
+        sampler = ALWAYS_ON if name in ALWAYS_SAMPLED else self._ratio
+        return sampler.should_sample(parent_context, trace_id, name, kind, attributes, links,
+                                     trace_state)
+
+    def get_description(self) -> str:
+        return f"RareAlways{{{self._ratio.get_description()}}}"
 
 
 class JsonLinesExporter(SpanExporter):
@@ -67,7 +104,7 @@ def setup_tracing(
     endpoint is configured, with a short timeout, so a missing collector never hangs exit."""
     provider = TracerProvider(
         resource=Resource.create({"service.name": service_name}),
-        sampler=ParentBased(TraceIdRatioBased(sample_ratio)),
+        sampler=ParentBased(_RareAlwaysSampler(sample_ratio)),
     )
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -122,13 +159,59 @@ def context_from_headers(headers: Sequence[tuple[str, bytes]] | None) -> Context
     """The remote parent context carried in Kafka headers, or None."""
     for key, value in headers or ():
         if key == TRACEPARENT:
-            try:
-                _, trace_id, span_id, flags = value.decode().split("-")
-                span_ctx = SpanContext(
-                    trace_id=int(trace_id, 16), span_id=int(span_id, 16), is_remote=True,
-                    trace_flags=TraceFlags(int(flags, 16)),
-                )
-            except (ValueError, UnicodeDecodeError):
-                return None
-            return trace.set_span_in_context(NonRecordingSpan(span_ctx))
+            span_ctx = _span_context(value)
+            return None if span_ctx is None else trace.set_span_in_context(
+                NonRecordingSpan(span_ctx))
     return None
+
+
+def _span_context(value: bytes) -> SpanContext | None:
+    try:
+        _, trace_id, span_id, flags = value.decode().split("-")
+        return SpanContext(trace_id=int(trace_id, 16), span_id=int(span_id, 16), is_remote=True,
+                           trace_flags=TraceFlags(int(flags, 16)))
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def link_from_headers(headers: Sequence[tuple[str, bytes]] | None) -> Link | None:
+    """A link to the span that wrote these Kafka headers (e.g. the retrain request that
+    caused a training run), or None."""
+    for key, value in headers or ():
+        if key == TRACEPARENT:
+            ctx = _span_context(value)
+            return Link(ctx) if ctx is not None else None
+    return None
+
+
+class HopSpans:
+    """A consuming service's hop in each sampled event's trace: one span per consumed record
+    whose ``traceparent`` says sampled, child of the span that wrote it, from when its batch
+    was polled to when the batch's outputs were acknowledged and its offsets committed. An
+    unsampled record costs one look at its headers (~0.3 µs); nothing is built for it."""
+
+    def __init__(self, tracer: Tracer, name: str) -> None:
+        self._tracer = tracer
+        self._name = name
+
+    def begin(self, records: Sequence[Any]) -> tuple[int, list[tuple[Context, Any]]]:
+        """The batch's start time and the sampled records' parent contexts."""
+        sampled = []
+        for record in records:
+            for key, value in record.headers or ():
+                if key == TRACEPARENT and value.endswith(b"-01"):
+                    ctx = _span_context(value)
+                    if ctx is not None:
+                        sampled.append((trace.set_span_in_context(NonRecordingSpan(ctx)),
+                                        record))
+                    break
+        return time.time_ns(), sampled
+
+    def end(self, begun: tuple[int, list[tuple[Context, Any]]]) -> None:
+        started, sampled = begun
+        for parent, record in sampled:
+            self._tracer.start_span(self._name, context=parent, start_time=started, attributes={
+                "messaging.destination.name": record.topic,
+                "messaging.kafka.partition": record.partition,
+                "messaging.kafka.offset": record.offset,
+            }).end()

@@ -2,8 +2,11 @@
 
 The handler stores the batch in the durable join, then (when a retrain request arrived or
 enough new labels did) runs the retraining job in a worker thread, so the consumer keeps its
-group membership while training. Lifecycle events are published before the batch's offsets
-are committed: a crash mid-run re-delivers the request, never loses it."""
+group membership while training. A request that names where a concept change began
+(``evidence.window_start_ms``) moves the training window: from then on every run learns from
+events after the change only, because labels from before it teach the world that is gone.
+Lifecycle events are published before the batch's offsets are committed: a crash mid-run
+re-delivers the request, never loses it."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import ConsumerRecord
+from opentelemetry import trace
 
 from services.contracts import AvroCodec, load_schemas
 from services.contracts.schema_registry import registry_for
@@ -28,7 +32,7 @@ from services.registry import ModelRegistry
 from services.registry.lifecycle import LIFECYCLE_SCHEMA
 from services.registry.run_tracker import RunTracker
 from services.runtime import Health, connect_to_kafka, health_app, serve_http, serve_service
-from services.telemetry import ServiceMetrics
+from services.telemetry import ServiceMetrics, link_from_headers
 from services.trainer.example_store import ExampleStore
 from services.trainer.retrain_job import RetrainJob, RetrainOutcome
 from services.trainer.settings import TrainerSettings
@@ -37,6 +41,7 @@ from services.trainer.training_set import TrainingDataError
 log = logging.getLogger("driftloop.trainer")
 SERVICE = "trainer"
 LAST_RUN_LABEL_SEQ = "last_run_label_seq"
+WINDOW_START_MS = "window_start_ms"
 
 
 class Trainer:
@@ -85,6 +90,7 @@ class Trainer:
         mine = [r for r in requests if r["model_name"] == self.model_name
                 and self.seen_requests.first_time(r["request_id"])]
         if mine:
+            self._move_window(mine)
             return {"request_id": ",".join(r["request_id"] for r in mine),
                     "reason": "; ".join(r["reason"] for r in mine),
                     "requested_by": ",".join(sorted({r["requested_by"] for r in mine}))}
@@ -101,9 +107,25 @@ class Trainer:
                     "requested_by": SERVICE}
         return None
 
+    def _move_window(self, requests: Sequence[dict[str, Any]]) -> None:
+        """The latest change point any request names; the window never moves back."""
+        starts = []
+        for r in requests:
+            raw = r.get("evidence", {}).get("window_start_ms")
+            try:
+                starts.append(int(raw))
+            except (TypeError, ValueError):
+                if raw is not None:
+                    log.warning("request %s: window_start_ms %r is not a time in "
+                                "milliseconds; window unchanged", r["request_id"], raw)
+        current = self.store.get_state(WINDOW_START_MS)
+        if starts and max(starts) > current:
+            self.store.set_state(WINDOW_START_MS, max(starts))
+            log.info("training window now starts at event time %d", max(starts))
+
     def retrain(self, why: dict[str, Any]) -> RetrainOutcome | None:
         """One run (blocking); None when there is not enough data yet."""
-        marks = self.store.marks()
+        marks = self.store.marks().since(self.store.get_state(WINDOW_START_MS))
         try:
             with self.run_seconds.time():
                 outcome = self.job.run(self.model_name, reason=why["reason"],
@@ -133,7 +155,20 @@ class Trainer:
         why = self.trigger(requests)
         if why is None:
             return []
-        outcome = await asyncio.to_thread(self.retrain, why)
+        # The run's span links to the requests' spans (their traceparent headers): on-call
+        # goes from a training run to the drift that asked for it, and back.
+        links = [link for r in records if r.topic == self.topics.retrain_requests
+                 and (link := link_from_headers(r.headers)) is not None]
+        span = trace.get_tracer(SERVICE).start_span("train", links=links, attributes={
+            "model.name": self.model_name, "reason": why["reason"],
+            "request.id": why["request_id"] or ""})
+        try:
+            outcome = await asyncio.to_thread(self.retrain, why)
+            if outcome is not None:
+                span.set_attributes({"model.version": outcome.version.version,
+                                     "run.status": outcome.run["status"]})
+        finally:
+            span.end()
         return [] if outcome is None else self.lifecycle_outbound(outcome.lifecycle)
 
     # -- lifecycle ---------------------------------------------------------------------------

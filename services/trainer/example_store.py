@@ -4,8 +4,8 @@ A label may arrive before its prediction, hours after it, or twice; the store ke
 in its own SQLite table keyed by event id and joins at training time, so arrival order does not
 matter. Duplicates are ignored (the first prediction is the features as the champion scored
 them; the first label wins, which also makes runs reproducible). Every insert takes the next
-sequence number, so a run records the high-water marks of both tables and a rerun selects
-exactly the same rows."""
+sequence number, so a run records the high-water marks of both tables (and the start of its
+event-time window) and a rerun selects exactly the same rows."""
 
 from __future__ import annotations
 
@@ -37,10 +37,14 @@ CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 
 @dataclass(frozen=True)
 class Marks:
-    """High-water marks of both tables: the rows a training run saw."""
+    """High-water marks of both tables and the oldest event time: the rows a training run saw."""
 
     prediction_seq: int
     label_seq: int
+    since_ms: int = 0  # events before this are left out (a concept change made them stale)
+
+    def since(self, since_ms: int) -> Marks:
+        return Marks(self.prediction_seq, self.label_seq, since_ms)
 
 
 @dataclass(frozen=True)
@@ -68,11 +72,14 @@ class ExampleStore:
         self._db.close()
 
     def add_predictions(self, predictions: Iterable[dict[str, Any]]) -> int:
-        """Store champion predictions (shadow scores are not what serving acted on: skipped);
-        returns how many were new."""
+        """Store champion predictions; returns how many were new. Skipped: shadow scores (not
+        what serving acted on) and degraded ones (the online store was down or slow, so their
+        online features are the declared defaults, not the event's: a model learning from
+        them learns that defaults predict whatever those events turned out to be)."""
         rows = [(p["event_id"], _millis(p["event_time"]), p["model_version"],
                  json.dumps(p["features"], sort_keys=True))
-                for p in predictions if not p.get("shadow", False)]
+                for p in predictions
+                if not p.get("shadow", False) and not p.get("degraded", False)]
         before = self._db.total_changes
         self._db.executemany(
             "INSERT OR IGNORE INTO predictions (event_id, event_time, model_version, features)"
@@ -97,13 +104,15 @@ class ExampleStore:
         return Marks(int(pred), int(lab))
 
     def examples(self, marks: Marks | None = None) -> list[Example]:
-        """Labelled examples up to ``marks`` (default: everything), oldest event first."""
+        """Labelled examples up to ``marks`` and from its ``since_ms`` on (default:
+        everything), oldest event first."""
         marks = marks or self.marks()
         cursor = self._db.execute(
             "SELECT p.event_id, p.event_time, p.features, l.label, l.labelled_at,"
             " p.model_version FROM predictions p JOIN labels l ON p.event_id = l.event_id"
-            " WHERE p.seq <= ? AND l.seq <= ? ORDER BY p.event_time, p.event_id",
-            (marks.prediction_seq, marks.label_seq))
+            " WHERE p.seq <= ? AND l.seq <= ? AND p.event_time >= ?"
+            " ORDER BY p.event_time, p.event_id",
+            (marks.prediction_seq, marks.label_seq, marks.since_ms))
         return [Example(r[0], int(r[1]), json.loads(r[2]), int(r[3]), int(r[4]), r[5])
                 for r in cursor]
 

@@ -43,9 +43,22 @@ class TrainParams:
         return cls(**known)
 
 
+#: Standardised inputs are clipped to this many standard deviations.
+CLIP_SD = 5.0
+
+
+def squash(x: np.ndarray) -> np.ndarray:
+    """sign(x) * log(1 + |x|), as the graph computes it (numpy, for the scaling statistics)."""
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
 class ScoringMLP(nn.Module):
-    """P(positive | raw features). ``(x - mean) / std`` is computed in the graph from buffers
-    fitted on the training rows, so serving never re-implements the scaling."""
+    """P(positive | raw features). The input scaling is part of the graph, so serving never
+    re-implements it: ``sign(x) * log(1 + |x|)`` tames counts and sums with heavy tails, then
+    ``(x - mean) / std`` with buffers fitted on the training rows, clipped to ``CLIP_SD``.
+    The clip is for drifting streams: windowed counts and sums grow past anything the training
+    window held (a model retrained right after a change has seen a few seconds of it), and an
+    unclipped input extrapolates linearly through the ReLUs into confident nonsense."""
 
     def __init__(self, n_features: int, hidden: tuple[int, ...],
                  mean: np.ndarray, std: np.ndarray) -> None:
@@ -64,7 +77,8 @@ class ScoringMLP(nn.Module):
     std: torch.Tensor
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net((x - self.mean) / self.std).squeeze(-1)
+        z = (torch.sign(x) * torch.log1p(torch.abs(x)) - self.mean) / self.std
+        return self.net(torch.clamp(z, -CLIP_SD, CLIP_SD)).squeeze(-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.logits(x))
@@ -113,8 +127,9 @@ def train_mlp(data: TrainingSet, params: TrainParams,
         torch.use_deterministic_algorithms(True)
     n_val = max(1, int(round(len(data) * params.val_fraction)))
     fit, val = data.slice(0, len(data) - n_val), data.slice(len(data) - n_val, len(data))
-    mean = fit.x.mean(axis=0)
-    std = fit.x.std(axis=0)
+    squashed = squash(fit.x)
+    mean = squashed.mean(axis=0)
+    std = squashed.std(axis=0)
     std = np.where(std < 1e-6, 1.0, std).astype(np.float32)
     model = ScoringMLP(len(data.features), params.hidden, mean, std).to(device)
     positives = max(fit.positives, 1)

@@ -66,8 +66,10 @@ class RetrainJob:
     def dataset(self, marks: Marks) -> TrainingSet:
         data = TrainingSet.from_examples(self.store.examples(marks))
         if len(data) < self.config.min_rows:
+            since = f" since event time {marks.since_ms}" if marks.since_ms else ""
             raise TrainingDataError(
-                f"{len(data)} labelled examples; at least {self.config.min_rows} are needed")
+                f"{len(data)} labelled examples{since}; at least {self.config.min_rows} "
+                "are needed")
         return data
 
     def run(self, model_name: str, *, reason: str, requested_by: str,
@@ -114,6 +116,7 @@ class RetrainJob:
             "train_rows": len(train),
             "holdout_rows": len(holdout),
             "positives": data.positives,
+            "window_since_ms": marks.since_ms,
             "label_window_start": int(data.event_time[0]),
             "label_window_end": int(data.event_time[-1]),
             "holdout_start": int(holdout.event_time[0]),
@@ -163,7 +166,8 @@ class RetrainJob:
             "params": cfg.params.to_dict(),
             "holdout_fraction": cfg.holdout_fraction,
             "gate": {"metric": cfg.gate.metric, "margin": cfg.gate.margin},
-            "marks": {"prediction_seq": marks.prediction_seq, "label_seq": marks.label_seq},
+            "marks": {"prediction_seq": marks.prediction_seq, "label_seq": marks.label_seq,
+                      "since_ms": marks.since_ms},
             "data_digest": digest,
             "rows": len(data),
             "code_version": lineage["code_version"],
@@ -204,7 +208,8 @@ class RetrainJob:
     def reproduce(self, run: dict[str, Any]) -> dict[str, Any]:
         """Retrain from a run record (same rows by their marks, same parameters) without
         registering; returns the digest and metrics to compare with the record's."""
-        marks = Marks(int(run["marks"]["prediction_seq"]), int(run["marks"]["label_seq"]))
+        marks = Marks(int(run["marks"]["prediction_seq"]), int(run["marks"]["label_seq"]),
+                      int(run["marks"].get("since_ms", 0)))
         data = self.dataset(marks)
         train, holdout = data.split_by_time(float(run["holdout_fraction"]))
         result = train_mlp(train, TrainParams.from_dict(run["params"]),

@@ -3,12 +3,14 @@ the circuit breaker. Importing services.featurestore must not import Feast."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from datetime import UTC, datetime
 
-from services.featurestore import CircuitBreaker, FeatureDeclarations
+from services.featurestore import CircuitBreaker, FeatureClient, FeatureDeclarations
 from services.featurestore import redis_layout as layout
+from services.featurestore.settings import FeatureStoreSettings
 
 
 def test_declarations_expand_every_window() -> None:
@@ -48,3 +50,31 @@ def test_import_is_light() -> None:
             "print(any(m == 'feast' or m.startswith('feast.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+class _SlowStore:
+    """An online store whose reads take a fixed time, whatever their size."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    async def read(self, entity_rows: object) -> list[dict[str, float]]:
+        await asyncio.sleep(self.seconds)
+        return [{} for _ in entity_rows]  # type: ignore[attr-defined]
+
+    async def close(self) -> None:
+        return None
+
+
+def test_the_deadline_grows_with_the_batch() -> None:
+    """A 40 ms read misses a 10 ms deadline for one row, but not the deadline of 2,000 rows
+    (10 ms + 0.1 ms a row): a backlog is looked up, not scored with defaults."""
+    settings = FeatureStoreSettings(feature_deadline_ms=10, feature_deadline_per_row_ms=0.1)
+    assert settings.deadline_s(2000) == 0.21
+    client = FeatureClient(_SlowStore(0.04), FeatureDeclarations.load(), "fraud_v1",
+                           settings.deadline_s(0), CircuitBreaker(5, 5.0),
+                           settings.feature_deadline_per_row_ms / 1000)
+    one = asyncio.run(client.lookup(["c1"]))
+    assert one.degraded and client.breaker.state == "closed"
+    many = asyncio.run(client.lookup([f"c{i}" for i in range(2000)]))
+    assert not many.degraded and len(many.values) == 2000

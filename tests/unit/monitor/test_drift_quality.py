@@ -108,8 +108,12 @@ def test_no_retraining_over_50000_stationary_events() -> None:
 def test_retraining_loop_steps_until_quality_is_back() -> None:
     w = ModelWatcher()
     out = feed(w, drifting("agrawal", 2, CHANGE, CHANGE + 1200))
-    steps = [d.step for d in out if isinstance(d, RetrainDecision)]
-    assert steps == [1, 2]  # the cooldown (300 events here) spaces the steps
+    requests = [d for d in out if isinstance(d, RetrainDecision)]
+    assert [d.step for d in requests] == [1, 2]  # the cooldown (300 events here) spaces them
+    # the window to learn from starts where the error rose: 9 events before the true change
+    # (event 5,000 at 1 s each); ADWIN's own cut would have said 168 events before it
+    assert {d.evidence["window_start_ms"] for d in requests} == {"4991000"}
+    assert [d.evidence["post_change_labels"] for d in requests] == ["509", "1009"]
     # The trainer's new model: right on the new concept (the labels themselves).
     w.on_lifecycle({"model_name": "fraud", "action": "PROMOTED", "version": "v2",
                     "previous_version": "v1"})

@@ -23,6 +23,8 @@ def test_join_in_any_order_with_duplicates(tmp_path: Path) -> None:
     assert store.add_predictions([pred("a", 3000), pred("b", 1000), pred("early", 2000)]) == 3
     assert store.add_predictions([pred("a", 3000, amount=99.0)]) == 0  # re-delivered: ignored
     assert store.add_predictions([pred("shadow", 500, shadow=True)]) == 0  # challenger: skipped
+    # scored while the online store was down: its features are defaults, not the event's
+    assert store.add_predictions([{**pred("degraded", 600), "degraded": True}]) == 0
     assert store.add_labels([label("a", 0), label("a", 1), label("nobody", 1)]) == 2
     assert store.unmatched_labels() == 1
     store.close()
