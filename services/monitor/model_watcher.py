@@ -52,8 +52,7 @@ class ModelState:
         self.label_times: deque[int] = deque(maxlen=50_000)
         self.label_errors: deque[int] = deque(maxlen=50_000)
 
-    def change_time(self, version: str, labels: int, adwin_after_n: int, fallback: int
-                    ) -> int:
+    def change_time(self, labels: int, adwin_after_n: int, fallback: int) -> int:
         """When the champion's error rose: the best single split of its last ``labels``
         labelled events (those it served as champion), else ADWIN's coarser cut."""
         n = min(labels, len(self.label_times))
@@ -172,7 +171,7 @@ class ModelWatcher:
                 model_version=version))
             if not shadow and version == m.champion:
                 served = watch.quality.count - m.champion_since.get(version, 0)
-                change_time = m.change_time(version, served, shift.after_n, event_time)
+                change_time = m.change_time(served, shift.after_n, event_time)
                 after = sum(1 for t in m.label_times if t >= change_time)
                 m.retrain.on_error_shift(version, shift, labelled_at, change_time, after)
         return out

@@ -157,15 +157,21 @@ class EventTraces:
 
 def context_from_headers(headers: Sequence[tuple[str, bytes]] | None) -> Context | None:
     """The remote parent context carried in Kafka headers, or None."""
+    span_ctx = _span_context(_traceparent(headers))
+    return None if span_ctx is None else trace.set_span_in_context(NonRecordingSpan(span_ctx))
+
+
+def _traceparent(headers: Sequence[tuple[str, bytes]] | None) -> bytes | None:
+    """The raw ``traceparent`` header value, unparsed (parsing costs more than the scan)."""
     for key, value in headers or ():
         if key == TRACEPARENT:
-            span_ctx = _span_context(value)
-            return None if span_ctx is None else trace.set_span_in_context(
-                NonRecordingSpan(span_ctx))
+            return value
     return None
 
 
-def _span_context(value: bytes) -> SpanContext | None:
+def _span_context(value: bytes | None) -> SpanContext | None:
+    if value is None:
+        return None
     try:
         _, trace_id, span_id, flags = value.decode().split("-")
         return SpanContext(trace_id=int(trace_id, 16), span_id=int(span_id, 16), is_remote=True,
@@ -177,11 +183,8 @@ def _span_context(value: bytes) -> SpanContext | None:
 def link_from_headers(headers: Sequence[tuple[str, bytes]] | None) -> Link | None:
     """A link to the span that wrote these Kafka headers (e.g. the retrain request that
     caused a training run), or None."""
-    for key, value in headers or ():
-        if key == TRACEPARENT:
-            ctx = _span_context(value)
-            return Link(ctx) if ctx is not None else None
-    return None
+    ctx = _span_context(_traceparent(headers))
+    return Link(ctx) if ctx is not None else None
 
 
 class HopSpans:
@@ -198,13 +201,11 @@ class HopSpans:
         """The batch's start time and the sampled records' parent contexts."""
         sampled = []
         for record in records:
-            for key, value in record.headers or ():
-                if key == TRACEPARENT and value.endswith(b"-01"):
-                    ctx = _span_context(value)
-                    if ctx is not None:
-                        sampled.append((trace.set_span_in_context(NonRecordingSpan(ctx)),
-                                        record))
-                    break
+            value = _traceparent(record.headers)
+            if value is not None and value.endswith(b"-01"):  # sampled: only these are parsed
+                ctx = _span_context(value)
+                if ctx is not None:
+                    sampled.append((trace.set_span_in_context(NonRecordingSpan(ctx)), record))
         return time.time_ns(), sampled
 
     def end(self, begun: tuple[int, list[tuple[Context, Any]]]) -> None:
