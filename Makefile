@@ -46,10 +46,10 @@ lint: install ## ruff and mypy
 	$(BIN)/ruff check services tests bench feature_repo
 	$(BIN)/mypy
 
-test: install redis deploy-tools lint ## Lint, then every test against a real broker and Redis
-	$(BIN)/pytest -q -p no:cacheprovider -m "not e2e"
+test: install redis deploy-tools lint ## Lint, then every test (the whole loop included) against a real broker and Redis
+	$(BIN)/pytest -q -p no:cacheprovider
 
-test-e2e: install redis ## The whole loop through separate processes (several minutes)
+test-e2e: install redis ## Only the whole loop through separate processes (about 3 minutes)
 	$(BIN)/pytest -q -p no:cacheprovider -m e2e tests/e2e
 
 demo: install ## Run the main job on the embedded stack

@@ -49,7 +49,7 @@ class EventRouter:
                 checked = Rejected(repr(checked.record).encode(), "encode_error", str(exc))
             else:
                 event_id = checked.event_id
-                parent = self._traces.start("ingest", {"event.id": event_id, "source": source})
+                parent = self._traces.start({"event.id": event_id, "source": source})
                 return (Outbound(self._valid_topic, value, checked.entity_id.encode(),
                                  [(TRACEPARENT, parent)]), None)
         assert isinstance(checked, Rejected)

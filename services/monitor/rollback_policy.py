@@ -1,12 +1,20 @@
 """Taking back a promotion that made things worse.
 
-At a promotion the predecessor's live error over its last ``labels`` labelled predictions is
+At a promotion the predecessor's live ROC AUC over its last ``labels`` labelled predictions is
 the bar. Once the new champion has ``labels`` labelled predictions of its own, it is kept if
-its error is within ``margin`` of that bar and rolled back otherwise, with the evidence. One
-verdict per promotion: a rollback is itself a lifecycle event, not a new promotion to judge."""
+its ROC AUC is within ``margin`` of that bar and rolled back otherwise, with the evidence. One
+verdict per promotion: a rollback is itself a lifecycle event, not a new promotion to judge.
+
+Ranking quality, not the error rate at the model's threshold: labelled predictions are not a
+random sample (analysts are asked about the uncertain ones, cardholders dispute frauds), so a
+model whose threshold flags more events gets more, and harder, questions and shows a higher
+labelled error while ranking far better. Rolling back to a predecessor that no longer ranks
+(the one a concept change demoted) would undo the fix; a threshold is corrected by the next
+training run. The error rate decides only when ROC AUC is undefined (one class labelled)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -30,6 +38,7 @@ class Probation:
     predecessor_error: float
     predecessor_labels: int
     start_count: int  # the new version's labelled count at promotion
+    predecessor_roc_auc: float = math.nan  # nan: not measured (state from before this field)
 
 
 class RollbackPolicy:
@@ -50,7 +59,8 @@ class RollbackPolicy:
         error, n = predecessor_quality.error_rate(self.config.labels)
         if n < self.config.min_predecessor_labels:
             return
-        self.probation = Probation(version, predecessor, error, n, version_count)
+        auc = predecessor_quality.metrics(self.config.labels).get("roc_auc", math.nan)
+        self.probation = Probation(version, predecessor, error, n, version_count, auc)
 
     def check(self, champion_quality: LiveQuality) -> RollbackDecision | None:
         p = self.probation
@@ -61,22 +71,34 @@ class RollbackPolicy:
             return None
         self.probation = None
         error, n = champion_quality.error_rate(self.config.labels)
-        if error <= p.predecessor_error + self.config.margin:
-            self.kept += 1
-            return None
-        self.rolled_back += 1
         m = champion_quality.metrics(self.config.labels)
-        reason = (f"{self.model_name} {p.version} live error {error:.3f} over {n} labels is "
-                  f"worse than {p.predecessor}'s {p.predecessor_error:.3f} over "
-                  f"{p.predecessor_labels} by more than {self.config.margin:.3f}: roll back "
-                  f"to {p.predecessor}")
+        auc = m.get("roc_auc", math.nan)
+        margin = self.config.margin
+        if math.isfinite(auc) and math.isfinite(p.predecessor_roc_auc):
+            if auc >= p.predecessor_roc_auc - margin:
+                self.kept += 1
+                return None
+            reason = (f"{self.model_name} {p.version} live ROC AUC {auc:.3f} over {n} labels "
+                      f"is below {p.predecessor}'s {p.predecessor_roc_auc:.3f} over "
+                      f"{p.predecessor_labels} by more than {margin:.3f}: roll back to "
+                      f"{p.predecessor}")
+        else:
+            if error <= p.predecessor_error + margin:
+                self.kept += 1
+                return None
+            reason = (f"{self.model_name} {p.version} live error {error:.3f} over {n} labels "
+                      f"is worse than {p.predecessor}'s {p.predecessor_error:.3f} over "
+                      f"{p.predecessor_labels} by more than {margin:.3f}: roll back to "
+                      f"{p.predecessor}")
+        self.rolled_back += 1
         evidence = {
             "live_error": error, "live_labels": float(n),
             "predecessor_error": p.predecessor_error,
             "predecessor_labels": float(p.predecessor_labels),
-            "margin": self.config.margin,
-            "live_log_loss": m.get("log_loss", float("nan")),
-            "live_roc_auc": m.get("roc_auc", float("nan")),
+            "margin": margin,
+            "live_log_loss": m.get("log_loss", math.nan),
+            "live_roc_auc": auc,
+            "predecessor_roc_auc": p.predecessor_roc_auc,
         }
         return RollbackDecision(self.model_name, p.version, p.predecessor, reason, evidence)
 

@@ -34,7 +34,7 @@ class MonitorSettings(CommonSettings, RegistrySettings):
                                               "level still counted as recovered.")
     monitor_recovery_labels: int = Field(300, description="Labels that prove a recovery.")
     monitor_rollback_labels: int = Field(500, description="Labels judged after a promotion.")
-    monitor_rollback_margin: float = Field(0.03, description="Error rise that rolls back.")
+    monitor_rollback_margin: float = Field(0.03, description="Live ROC AUC drop that rolls back.")
     monitor_challenger_labels: int = Field(500, description="Labels to judge a challenger.")
     monitor_challenger_margin: float = Field(0.02, description="Error drop to recommend one.")
     monitor_state_file: Path | None = Field(None, description="Detector state (JSON); unset: "

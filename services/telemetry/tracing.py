@@ -39,9 +39,15 @@ from opentelemetry.trace import (
 from opentelemetry.util.types import Attributes
 
 TRACEPARENT = "traceparent"
-#: Root spans of rare, consequential work (a retrain request, a training run) are always
-#: kept: sampled at the per-event ratio, on-call would usually find them missing.
-ALWAYS_SAMPLED = frozenset({"retrain.request", "train"})
+_SAMPLED_LAST_DIGITS = frozenset(b"13579bdfBDF")
+_NO_PARENT = Context()
+#: The root span of each event's trace, started by ``EventTraces`` at ingest.
+EVENT_ROOT = "ingest"
+#: Roots the SDK's sampler keeps whatever the ratio: rare, consequential work (a retrain
+#: request, a training run), which on-call would usually find missing if sampled per event;
+#: and event roots, whose sampling ``EventTraces`` has already decided (sampling them again
+#: would keep ratio² of the events).
+ALWAYS_SAMPLED = frozenset({"retrain.request", "train", EVENT_ROOT})
 
 
 class _RareAlwaysSampler(Sampler):
@@ -143,10 +149,12 @@ class EventTraces:
         self._ratio = sample_ratio
         self._random = random.Random(seed)
 
-    def start(self, name: str, attributes: dict[str, str]) -> bytes:
-        """Record (if sampled) the root span of a new event's trace; return its traceparent."""
+    def start(self, attributes: dict[str, str]) -> bytes:
+        """Record (if sampled) the root span of a new event's trace; return its traceparent.
+        Always a root: an HTTP request's span (one per POST of hundreds of events) is not the
+        event's parent, or one trace would hold a whole batch."""
         if self._ratio >= 1.0 or self._random.random() < self._ratio:
-            span = self._tracer.start_span(name, attributes=attributes)
+            span = self._tracer.start_span(EVENT_ROOT, context=_NO_PARENT, attributes=attributes)
             span.end()
             header = traceparent_of(span)
             if header is not None:
@@ -202,7 +210,9 @@ class HopSpans:
         sampled = []
         for record in records:
             value = _traceparent(record.headers)
-            if value is not None and value.endswith(b"-01"):  # sampled: only these are parsed
+            # Only sampled records are parsed. The sampled flag is the low bit of the last hex
+            # digit: newer SDKs also set the "random trace id" bit, so flags read 03, not 01.
+            if value is not None and value[-1] in _SAMPLED_LAST_DIGITS:
                 ctx = _span_context(value)
                 if ctx is not None:
                     sampled.append((trace.set_span_in_context(NonRecordingSpan(ctx)), record))

@@ -9,8 +9,7 @@ import warnings
 import numpy as np
 import onnxruntime as ort
 import torch
-
-from services.trainer.mlp import ScoringMLP
+from torch import nn
 
 INPUT_NAME = "features"
 OUTPUT_NAME = "probability"
@@ -21,10 +20,10 @@ class ParityError(RuntimeError):
     """ONNX and PyTorch disagree beyond the tolerance: the export is not registered."""
 
 
-def export_onnx(model: ScoringMLP, n_features: int) -> bytes:
+def export_onnx(model: nn.Module, n_features: int) -> bytes:
     """One self-contained .onnx (weights inside; no .onnx.data file) with a dynamic batch.
     The TorchScript exporter is used: for an MLP it writes the same graph as dynamo, 20x
-    faster and without onnxscript."""
+    faster and without onnxscript. Any scorer module (the network, the linear baseline)."""
     model = model.cpu().eval()
     buf = io.BytesIO()
     with warnings.catch_warnings():
@@ -53,7 +52,7 @@ def score_onnx(onnx_bytes: bytes, x: np.ndarray, input_name: str = INPUT_NAME,
     return np.asarray(out[0], dtype=np.float64).reshape(len(x))
 
 
-def check_parity(model: ScoringMLP, onnx_bytes: bytes, x: np.ndarray,
+def check_parity(model: nn.Module, onnx_bytes: bytes, x: np.ndarray,
                  tolerance: float = PARITY_TOLERANCE) -> float:
     """Max |ONNX - PyTorch| on ``x``; raises ParityError above ``tolerance``."""
     with torch.no_grad():

@@ -1,6 +1,7 @@
 """One retraining run, start to finish, with no Kafka in sight: select the labelled examples,
-split by time, train, export, check ONNX against PyTorch, gate against the champion and the
-baseline on the same held-out rows, register, promote or reject, record the run. The service,
+split by time, train the network and the baseline, export both, check ONNX against PyTorch,
+gate on the same held-out rows (the network against the baseline, the better of them against
+the champion), register the candidate, promote or reject it, record the run. The service,
 `driftloop train --local` and the benchmark all call ``RetrainJob.run``."""
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from services.registry import (
     lifecycle_record,
 )
 from services.registry.run_tracker import RunTracker, git_code_version, new_run_id
-from services.trainer.baseline import baseline_scores
+from services.trainer.baseline import BaselineResult, train_baseline
 from services.trainer.example_store import ExampleStore, Marks
-from services.trainer.gate import Gate, GateDecision, confusion_matrix, evaluate
-from services.trainer.mlp import TrainParams, pick_device, train_mlp
+from services.trainer.gate import BASELINE, Gate, GateDecision, confusion_matrix, evaluate
+from services.trainer.mlp import TrainParams, TrainResult, pick_device, train_mlp
 from services.trainer.onnx_artifact import (
     INPUT_NAME,
     OUTPUT_NAME,
@@ -88,20 +89,27 @@ class RetrainJob:
 
         t = time.perf_counter()
         result = train_mlp(train, cfg.params, self.device or pick_device())
+        base = train_baseline(train, cfg.params.seed)
         timings["train_s"] = time.perf_counter() - t
 
         t = time.perf_counter()
         onnx_bytes = export_onnx(result.model, len(data.features))
         parity = check_parity(result.model, onnx_bytes, holdout.x)
+        base_onnx = export_onnx(base.model, len(data.features))
+        check_parity(base.model, base_onnx, holdout.x)
         timings["export_s"] = time.perf_counter() - t
 
         t = time.perf_counter()
         # judged on what will be served: the ONNX scores, not PyTorch's
         candidate = evaluate(holdout.y, score_onnx(onnx_bytes, holdout.x), result.threshold)
-        baseline = evaluate(holdout.y, baseline_scores(train, holdout, cfg.params.seed), 0.5)
+        baseline = evaluate(holdout.y, score_onnx(base_onnx, holdout.x), base.threshold)
         champion, champion_metrics, notes = self._score_champion(model_name, holdout)
         decision = cfg.gate.decide(candidate, baseline, champion_metrics,
                                    champion.version if champion else None, notes)
+        if decision.model == BASELINE:
+            onnx_bytes, threshold = base_onnx, base.threshold
+        else:
+            threshold = result.threshold
         timings["gate_s"] = time.perf_counter() - t
 
         duration = time.perf_counter() - started
@@ -131,14 +139,16 @@ class RetrainJob:
             "features": data.features,
             "input_name": INPUT_NAME,
             "output_name": OUTPUT_NAME,
-            "threshold": result.threshold,
-            "metrics": candidate,
-            "confusion_matrix": confusion_matrix(candidate),
+            "model": decision.model,
+            "threshold": threshold,
+            "metrics": decision.metrics,
+            "confusion_matrix": confusion_matrix(decision.metrics),
             "gate": decision.to_dict(),
             "status": "PROMOTED" if decision.promote else "REJECTED",
             "params": cfg.params.to_dict(),
-            "training": {"epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
-                         "val_loss": result.val_loss, "pos_weight": result.pos_weight,
+            "training": {"network_metrics": candidate, "epochs_run": result.epochs_run,
+                         "best_epoch": result.best_epoch, "val_loss": result.val_loss,
+                         "pos_weight": result.pos_weight,
                          "onnx_parity_max_abs_diff": parity},
             "lineage": lineage,
         }
@@ -163,6 +173,7 @@ class RetrainJob:
             "version": mv.version,
             "status": metadata["status"],
             "reason": decision.reason,
+            "model": decision.model,
             "params": cfg.params.to_dict(),
             "holdout_fraction": cfg.holdout_fraction,
             "gate": {"metric": cfg.gate.metric, "margin": cfg.gate.margin},
@@ -171,7 +182,8 @@ class RetrainJob:
             "data_digest": digest,
             "rows": len(data),
             "code_version": lineage["code_version"],
-            "metrics": candidate,
+            "metrics": decision.metrics,
+            "network_metrics": candidate,
             "baseline_metrics": baseline,
             "champion_metrics": champion_metrics,
             "confusion_matrix": metadata["confusion_matrix"],
@@ -212,10 +224,12 @@ class RetrainJob:
                       int(run["marks"].get("since_ms", 0)))
         data = self.dataset(marks)
         train, holdout = data.split_by_time(float(run["holdout_fraction"]))
-        result = train_mlp(train, TrainParams.from_dict(run["params"]),
-                           self.device or pick_device())
-        onnx_bytes = export_onnx(result.model, len(data.features))
-        metrics = evaluate(holdout.y, score_onnx(onnx_bytes, holdout.x), result.threshold)
+        params = TrainParams.from_dict(run["params"])
+        trained: TrainResult | BaselineResult = (
+            train_baseline(train, params.seed) if run.get("model") == BASELINE
+            else train_mlp(train, params, self.device or pick_device()))
+        onnx_bytes = export_onnx(trained.model, len(data.features))
+        metrics = evaluate(holdout.y, score_onnx(onnx_bytes, holdout.x), trained.threshold)
         return {"data_digest": data.digest(), "metrics": metrics,
                 "digest_matches": data.digest() == run["data_digest"],
                 "max_metric_diff": max(abs(metrics[k] - float(run["metrics"][k]))

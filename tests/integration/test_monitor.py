@@ -94,7 +94,8 @@ async def test_monitor_signals_requests_and_rolls_back(kafka_bootstrap: str, top
         rolled = [e for e in rolled if e["action"] == "ROLLED_BACK"]
         assert len(rolled) == 1
         assert (rolled[0]["version"], rolled[0]["previous_version"]) == (v1.version, v2.version)
-        assert rolled[0]["metrics"]["live_error"] > rolled[0]["metrics"]["predecessor_error"]
+        evidence = rolled[0]["metrics"]
+        assert evidence["live_roc_auc"] < evidence["predecessor_roc_auc"] - 0.03
         current = registry.alias("fraud", "champion")
         assert current is not None and current.version == v1.version
     finally:

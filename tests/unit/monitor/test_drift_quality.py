@@ -157,10 +157,34 @@ def test_rollback_only_when_the_promoted_model_is_worse(new_error: float,
         assert len(rollbacks) == 1
         r = rollbacks[0]
         assert (r.from_version, r.to_version) == ("v2", "v1")
-        assert r.evidence["live_error"] > r.evidence["predecessor_error"] + 0.03
+        assert r.evidence["live_roc_auc"] < r.evidence["predecessor_roc_auc"] - 0.03
+        assert r.reason.startswith("m v2 live ROC AUC")
     else:
         assert rollbacks == []
         assert w.models["m"].rollback.kept == 1
+
+
+def test_a_promotion_that_ranks_better_is_kept_whatever_its_labelled_error() -> None:
+    """The new model flags more (a low threshold): more of its labelled decisions are wrong,
+    but it ranks far better than the predecessor it replaced, so it stays."""
+    w = ModelWatcher()
+    feed(w, labelled("v1", 0.30, 0, 2000, seed=1))  # ROC AUC about 0.70
+    w.on_lifecycle({"model_name": "m", "action": "PROMOTED", "version": "v2",
+                    "previous_version": "v1"})
+    rng = np.random.default_rng(5)
+    pairs = []
+    for i in range(2000, 3000):
+        truth = int(rng.random() < 0.3)
+        score = float(np.clip(0.35 + 0.4 * truth + rng.normal(0, 0.12), 0, 1))
+        pairs.append(({"event_id": f"e{i}", "model_name": "m", "model_version": "v2",
+                       "score": score, "label": int(score >= 0.3), "features": {},
+                       "shadow": False, "event_time": i * 1000},
+                      {"event_id": f"e{i}", "label": truth, "labelled_at": i * 1000 + 10}))
+    out = feed(w, pairs)
+    assert [d for d in out if isinstance(d, RollbackDecision)] == []
+    quality = w.models["m"].versions["v2"].quality
+    assert quality.error_rate(500)[0] > w.models["m"].versions["v1"].quality.error_rate(500)[0]
+    assert w.models["m"].rollback.kept == 1
 
 
 def test_challenger_that_beats_the_champion_is_recommended_once() -> None:

@@ -8,6 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from services.registry import ModelRegistry, RunTracker
 from services.trainer.example_store import ExampleStore
@@ -60,6 +64,17 @@ def test_gate_metrics_and_decisions() -> None:
     assert not no.promote
     assert no.reason == "does not beat: roc_auc 0.9000 < champion v0001 0.8950 + 0.01"
     assert best_f1_threshold(np.array([0, 1, 1]), np.array([0.1, 0.8, 0.6])) == 0.35
+    # a network that cannot beat the baseline is not the candidate: the baseline is
+    base = gate.decide({"roc_auc": 0.85}, {"roc_auc": 0.855}, {"roc_auc": 0.70}, "v0002")
+    assert base.promote and base.model == "baseline" and base.metrics == {"roc_auc": 0.855}
+    assert base.reason == ("baseline promoted: network roc_auc 0.8500 < baseline 0.8550 + 0.01:"
+                           " the baseline is the candidate; baseline roc_auc 0.8550 >= champion"
+                           " v0002 0.7000 + 0.01")
+    neither = gate.decide({"roc_auc": 0.85}, {"roc_auc": 0.855}, {"roc_auc": 0.86}, "v0002")
+    assert not neither.promote and neither.model == "baseline"
+    assert neither.reason.startswith("does not beat: network roc_auc 0.8500 < baseline")
+    first = gate.decide({"roc_auc": 0.85}, {"roc_auc": 0.855})
+    assert first.promote and first.model == "baseline" and first.reason.endswith("no champion yet")
 
 
 def test_gate_promotes_better_rejects_worse_and_runs_reproduce(
@@ -68,42 +83,64 @@ def test_gate_promotes_better_rejects_worse_and_runs_reproduce(
     tracker = RunTracker(str(tmp_path))
     config = RetrainConfig(params=FAST, min_rows=100, gate=Gate("roc_auc", 0.01),
                            code_version="test")
+    weak_net = replace(FAST, epochs=1, lr=1e-5, hidden=(2,))
     weak = RetrainJob(registry, store, tracker,
-                      replace(config, params=replace(FAST, epochs=1, lr=1e-5, hidden=(2,)),
-                              gate=Gate("roc_auc", -1.0)))
+                      replace(config, params=weak_net, gate=Gate("roc_auc", -1.0)))
     first = weak.run("fraud", reason="seed a weak champion", requested_by="test")
     assert first.run["status"] == "PROMOTED"     # a margin of -1 lets anything in
+    assert first.run["model"] == "network"
+
+    # A network that cannot beat the baseline is not served; the baseline, far better than
+    # the weak champion, is.
+    fallback = RetrainJob(registry, store, tracker, replace(config, params=weak_net)).run(
+        "fraud", reason="the champion is weak", requested_by="monitor")
+    assert fallback.decision.promote and fallback.decision.model == "baseline"
+    assert fallback.decision.reason.startswith("baseline promoted: network roc_auc")
+    assert "the baseline is the candidate; baseline roc_auc" in fallback.decision.reason
+    assert fallback.version.metadata["metrics"] == fallback.decision.baseline
+    assert registry.alias("fraud", "champion") == fallback.version
+    # the registered graph is the scikit-learn model itself
+    data = TrainingSet.from_examples(store.examples())
+    train, holdout = data.split_by_time(0.2)
+    sklearn = make_pipeline(StandardScaler(), LogisticRegression(
+        class_weight="balanced", max_iter=1000, random_state=FAST.seed)).fit(train.x, train.y)
+    served = score_onnx(registry.load_onnx(fallback.version), holdout.x)
+    assert np.max(np.abs(served - sklearn.predict_proba(holdout.x)[:, 1])) < 1e-5
+    assert fallback.version.metadata["metrics"]["roc_auc"] == pytest.approx(
+        roc_auc_score(holdout.y, served))
 
     good = RetrainJob(registry, store, tracker, config)
     better = good.run("fraud", reason="drift", requested_by="monitor", request_id="req-42")
     assert better.decision.promote, better.decision.reason
     assert better.decision.reason.startswith("beats roc_auc")
-    assert "champion v0001" in better.decision.reason
+    assert "champion v0002" in better.decision.reason
     assert registry.alias("fraud", "champion") == better.version
     assert [r["action"] for r in better.lifecycle] == ["TRAINED", "PROMOTED"]
     promoted = better.lifecycle[1]
-    assert (promoted["version"], promoted["previous_version"]) == ("v0002", "v0001")
+    assert (promoted["version"], promoted["previous_version"]) == ("v0003", "v0002")
     assert promoted["lineage"]["request_id"] == "req-42"
-    assert promoted["lineage"]["parent_champion"] == "v0001"
+    assert promoted["lineage"]["parent_champion"] == "v0002"
     meta = better.version.metadata
+    assert meta["model"] == "network" and meta["metrics"] == better.decision.candidate
     assert meta["features"] == [f"f{i}" for i in range(6)]
     assert meta["lineage"]["rows"] == 3000 and meta["lineage"]["holdout_rows"] == 600
     assert meta["training"]["onnx_parity_max_abs_diff"] <= 1e-4
     assert sum(map(sum, meta["confusion_matrix"])) == 600
 
-    worse = RetrainJob(registry, store, tracker, replace(
-        config, params=replace(FAST, epochs=1, lr=1e-5, hidden=(2,))))
-    rejected = worse.run("fraud", reason="by hand", requested_by="cli")
-    assert not rejected.decision.promote
-    assert rejected.decision.reason.startswith("does not beat: roc_auc")
-    assert [r["action"] for r in rejected.lifecycle] == ["TRAINED", "REJECTED"]
+    same = good.run("fraud", reason="by hand", requested_by="cli")  # ties its own champion
+    assert not same.decision.promote
+    assert same.decision.reason.startswith("does not beat: roc_auc")
+    assert "< champion v0003" in same.decision.reason
+    assert [r["action"] for r in same.lifecycle] == ["TRAINED", "REJECTED"]
     assert registry.alias("fraud", "champion") == better.version   # unchanged
     assert registry.history("fraud")[-1]["action"] == "REJECTED"
-    assert registry.get("fraud", "v0003").metadata["status"] == "REJECTED"
+    assert registry.get("fraud", "v0004").metadata["status"] == "REJECTED"
 
     runs = tracker.runs("fraud")
-    assert [r["status"] for r in runs] == ["PROMOTED", "PROMOTED", "REJECTED"]
+    assert [r["status"] for r in runs] == ["PROMOTED", "PROMOTED", "PROMOTED", "REJECTED"]
     again = good.reproduce(tracker.get("fraud", better.run["run_id"]))
+    assert again["digest_matches"] and again["max_metric_diff"] == 0.0
+    again = good.reproduce(tracker.get("fraud", fallback.run["run_id"]))  # the baseline's run
     assert again["digest_matches"] and again["max_metric_diff"] == 0.0
 
     with pytest.raises(TrainingDataError):
