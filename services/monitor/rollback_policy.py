@@ -75,21 +75,20 @@ class RollbackPolicy:
         auc = m.get("roc_auc", math.nan)
         margin = self.config.margin
         if math.isfinite(auc) and math.isfinite(p.predecessor_roc_auc):
-            if auc >= p.predecessor_roc_auc - margin:
-                self.kept += 1
-                return None
+            worse = auc < p.predecessor_roc_auc - margin
             reason = (f"{self.model_name} {p.version} live ROC AUC {auc:.3f} over {n} labels "
                       f"is below {p.predecessor}'s {p.predecessor_roc_auc:.3f} over "
                       f"{p.predecessor_labels} by more than {margin:.3f}: roll back to "
                       f"{p.predecessor}")
         else:
-            if error <= p.predecessor_error + margin:
-                self.kept += 1
-                return None
+            worse = error > p.predecessor_error + margin
             reason = (f"{self.model_name} {p.version} live error {error:.3f} over {n} labels "
                       f"is worse than {p.predecessor}'s {p.predecessor_error:.3f} over "
                       f"{p.predecessor_labels} by more than {margin:.3f}: roll back to "
                       f"{p.predecessor}")
+        if not worse:
+            self.kept += 1
+            return None
         self.rolled_back += 1
         evidence = {
             "live_error": error, "live_labels": float(n),

@@ -106,10 +106,8 @@ class RetrainJob:
         champion, champion_metrics, notes = self._score_champion(model_name, holdout)
         decision = cfg.gate.decide(candidate, baseline, champion_metrics,
                                    champion.version if champion else None, notes)
-        if decision.model == BASELINE:
-            onnx_bytes, threshold = base_onnx, base.threshold
-        else:
-            threshold = result.threshold
+        served, served_onnx = ((base, base_onnx) if decision.model == BASELINE
+                               else (result, onnx_bytes))
         timings["gate_s"] = time.perf_counter() - t
 
         duration = time.perf_counter() - started
@@ -140,7 +138,7 @@ class RetrainJob:
             "input_name": INPUT_NAME,
             "output_name": OUTPUT_NAME,
             "model": decision.model,
-            "threshold": threshold,
+            "threshold": served.threshold,
             "metrics": decision.metrics,
             "confusion_matrix": confusion_matrix(decision.metrics),
             "gate": decision.to_dict(),
@@ -152,7 +150,7 @@ class RetrainJob:
                          "onnx_parity_max_abs_diff": parity},
             "lineage": lineage,
         }
-        mv = self.registry.register(model_name, onnx_bytes, metadata)
+        mv = self.registry.register(model_name, served_onnx, metadata)
         records = [lifecycle_record("TRAINED", mv, previous=parent,
                                     reason=f"trained: {reason}", actor=cfg.actor)]
         if decision.promote:
