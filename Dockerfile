@@ -22,6 +22,7 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /app
 COPY pyproject.toml README* ./
+COPY driftloop ./driftloop
 COPY services ./services
 RUN case "$EXTRA" in trainer|all) pip install "$TORCH_SPEC" ;; esac \
  && pip install -e ".[${EXTRA}]"
@@ -59,6 +60,7 @@ RUN apt-get update \
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /app
 COPY pyproject.toml README* ./
+COPY driftloop ./driftloop
 COPY services ./services
 RUN pip install --index-url "$TORCH_INDEX_URL" torch==2.13.0 \
  && pip install -e ".[trainer]"

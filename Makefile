@@ -43,7 +43,7 @@ deploy-tools: install ## Tools of the deployment checks: docker-compose (Debian)
 	@test -x $(BIN)/kubernetes-validate || $(BIN)/pip install --quiet 'kubernetes-validate>=1.30'
 
 lint: install ## ruff and mypy
-	$(BIN)/ruff check services tests bench feature_repo
+	$(BIN)/ruff check driftloop services tests bench feature_repo
 	$(BIN)/mypy
 
 test: install redis deploy-tools lint ## Lint, then every test (the whole loop included) against a real broker and Redis

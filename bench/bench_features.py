@@ -13,13 +13,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from services.contracts import AvroCodec, load_schemas
-from services.contracts.schema_registry import LocalSchemaRegistry
+from driftloop.contracts import AvroCodec, load_schemas
+from driftloop.contracts.schema_registry import LocalSchemaRegistry
+from driftloop.featurestore import FeatureClient
+from driftloop.messaging import KafkaClients, Outbound, Publisher
+from driftloop.messaging.embedded_broker import EmbeddedBroker
 from services.features.app import Features
 from services.features.settings import FeaturesSettings
-from services.featurestore import FeatureClient
-from services.messaging import KafkaClients, Outbound, Publisher
-from services.messaging.embedded_broker import EmbeddedBroker
 
 SCHEMA = "driftloop.cards.CardTransaction"
 

@@ -27,7 +27,7 @@ def main() -> None:
     out = Path(tempfile.mkdtemp(prefix="bench-loop-"))
     ports = ",".join(f"{s}={_free_port()}"
                      for s in ("ingest", "features", "scorer", "trainer", "monitor"))
-    cmd = [sys.executable, "-c", "from services.cli.main import app; app()", "demo",
+    cmd = [sys.executable, "-c", "from driftloop.cli.main import app; app()", "demo",
            "--duration", str(DURATION_S), "--rate", str(RATE), "--drifts",
            f"concept@{ONSET_S}", "--label-delay", "4", "--output", str(out),
            "--broker-port", str(_free_port()), "--ports", ports, "--settle", "10"]

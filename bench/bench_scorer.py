@@ -18,12 +18,12 @@ from pathlib import Path
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from services.contracts import AvroCodec, load_schemas
-from services.contracts.schema_registry import LocalSchemaRegistry
-from services.messaging import ensure_topics
-from services.messaging.embedded_broker import EmbeddedBroker
-from services.registry import ModelRegistry
-from services.runtime import CommonSettings
+from driftloop.contracts import AvroCodec, load_schemas
+from driftloop.contracts.schema_registry import LocalSchemaRegistry
+from driftloop.messaging import ensure_topics
+from driftloop.messaging.embedded_broker import EmbeddedBroker
+from driftloop.registry import ModelRegistry
+from driftloop.runtime import CommonSettings
 from tests.integration.test_scorer import FEATURES, write_features
 from tests.unit.scorer.onnx_factory import logistic_onnx, metadata
 

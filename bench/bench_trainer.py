@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from services.registry import ModelRegistry, RunTracker
+from driftloop.registry import ModelRegistry, RunTracker
 from services.trainer.example_store import ExampleStore
 from services.trainer.mlp import pick_device
 from services.trainer.retrain_job import RetrainJob

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import httpx
 
-from services.messaging.embedded_broker import EmbeddedBroker
+from driftloop.messaging.embedded_broker import EmbeddedBroker
 
 
 def free_port() -> int:

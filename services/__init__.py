@@ -1,6 +1,5 @@
-"""driftloop: independent services (ingest, features, scorer, trainer, monitor) that talk only
-over Kafka topics, and the few capability packages they share (contracts, messaging,
-telemetry, runtime, ...)."""
+"""The five deployable services of driftloop (ingest, features, scorer, trainer, monitor),
+one package each, that talk only over Kafka topics. What they share lives in ``driftloop``."""
 
 from __future__ import annotations
 

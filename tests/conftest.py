@@ -18,8 +18,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.messaging.embedded_broker import EmbeddedBroker
-from services.telemetry import setup_tracing
+from driftloop.messaging.embedded_broker import EmbeddedBroker
+from driftloop.telemetry import setup_tracing
 
 
 def free_port() -> int:

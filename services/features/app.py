@@ -26,25 +26,25 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import KafkaError
 from opentelemetry import trace
 
-from services.contracts import AvroCodec, DecodeError, load_schemas
-from services.contracts.schema_registry import registry_for
-from services.features.bucket_aggregator import BucketAggregator
-from services.features.label_table import HeldLabel, LabelTable
-from services.features.offline_writer import OfflineWriter
-from services.features.settings import FeaturesSettings
-from services.features.topology import REPARTITIONED_INPUT, Topology
-from services.features.window_aggregator import APPLIED, WindowAggregator
-from services.featurestore import FeatureDeclarations, ViewDeclaration
-from services.featurestore.online_store import RedisOnlineStore, Row
-from services.messaging import (
+from driftloop.contracts import AvroCodec, DecodeError, load_schemas
+from driftloop.contracts.schema_registry import registry_for
+from driftloop.featurestore import FeatureDeclarations, ViewDeclaration
+from driftloop.featurestore.online_store import RedisOnlineStore, Row
+from driftloop.messaging import (
     BatchLoop,
     DeadLetterer,
     KafkaClients,
     Outbound,
     Publisher,
 )
-from services.runtime import Health, connect_to_kafka, health_app, serve_http, serve_service
-from services.telemetry import HopSpans, ServiceMetrics
+from driftloop.runtime import Health, connect_to_kafka, health_app, serve_http, serve_service
+from driftloop.telemetry import HopSpans, ServiceMetrics
+from services.features.bucket_aggregator import BucketAggregator
+from services.features.label_table import HeldLabel, LabelTable
+from services.features.offline_writer import OfflineWriter
+from services.features.settings import FeaturesSettings
+from services.features.topology import REPARTITIONED_INPUT, Topology
+from services.features.window_aggregator import APPLIED, WindowAggregator
 
 log = logging.getLogger("driftloop.features")
 SERVICE = "features"
@@ -453,7 +453,7 @@ class Features:
 
     # -- lifecycle -----------------------------------------------------------------------
     async def run(self, stopping: asyncio.Event) -> None:
-        from services.featurestore.feast_repo import apply_repo
+        from driftloop.featurestore.feast_repo import apply_repo
 
         self.stopping = stopping
         http = asyncio.create_task(serve_http(

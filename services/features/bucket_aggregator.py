@@ -23,7 +23,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from services.featurestore.declarations import FeatureSpec, ViewDeclaration
+from driftloop.featurestore.declarations import FeatureSpec, ViewDeclaration
 
 APPLIED, DUPLICATE, TOO_LATE = "applied", "duplicate", "too_late"
 

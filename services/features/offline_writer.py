@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from services.featurestore.declarations import ViewDeclaration
+from driftloop.featurestore.declarations import ViewDeclaration
 
 
 class OfflineWriter:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pydantic import Field
 
-from services.featurestore import FeatureStoreSettings
-from services.runtime import CommonSettings
+from driftloop.featurestore import FeatureStoreSettings
+from driftloop.runtime import CommonSettings
 
 
 class FeaturesSettings(CommonSettings):

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from services.featurestore.declarations import (
+from driftloop.featurestore.declarations import (
     DeclarationError,
     EntityDeclaration,
     FeatureDeclarations,

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.featurestore.declarations import FeatureSpec, ViewDeclaration
+from driftloop.featurestore.declarations import FeatureSpec, ViewDeclaration
 
 APPLIED, DUPLICATE, TOO_LATE = "applied", "duplicate", "too_late"
 

@@ -13,19 +13,16 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
 from opentelemetry import trace
 
-from services.contracts import AvroCodec, RecordValidator, load_schemas
-from services.contracts.schema_registry import registry_for
-from services.ingest.event_checker import EventChecker
-from services.ingest.event_router import EventRouter, Source
-from services.ingest.settings import IngestSettings
-from services.messaging import (
+from driftloop.contracts import AvroCodec, RecordValidator, load_schemas
+from driftloop.contracts.schema_registry import registry_for
+from driftloop.messaging import (
     BatchLoop,
     DeadLetterer,
     KafkaClients,
     Outbound,
     Publisher,
 )
-from services.runtime import (
+from driftloop.runtime import (
     Health,
     connect_to_kafka,
     health_app,
@@ -33,7 +30,10 @@ from services.runtime import (
     serve_http,
     serve_service,
 )
-from services.telemetry import EventTraces, ServiceMetrics
+from driftloop.telemetry import EventTraces, ServiceMetrics
+from services.ingest.event_checker import EventChecker
+from services.ingest.event_router import EventRouter, Source
+from services.ingest.settings import IngestSettings
 
 log = logging.getLogger("driftloop.ingest")
 SERVICE = "ingest"

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from services.contracts import AvroCodec, DecodeError, Domain, RecordValidator, ValidationError
+from driftloop.contracts import AvroCodec, DecodeError, Domain, RecordValidator, ValidationError
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from services.contracts import AvroCodec, EncodeError
+from driftloop.contracts import AvroCodec, EncodeError
+from driftloop.messaging import DeadLetterer, Outbound
+from driftloop.telemetry import TRACEPARENT, EventTraces
 from services.ingest.event_checker import Accepted, Checked, Rejected
-from services.messaging import DeadLetterer, Outbound
-from services.telemetry import TRACEPARENT, EventTraces
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from services.runtime import CommonSettings
+from driftloop.runtime import CommonSettings
 
 
 class IngestSettings(CommonSettings):

@@ -14,22 +14,22 @@ from typing import Any
 from aiokafka import ConsumerRecord
 from opentelemetry import trace
 
-from services.contracts import AvroCodec, DecodeError, load_schemas
-from services.contracts.schema_registry import registry_for
-from services.messaging import (
+from driftloop.contracts import AvroCodec, DecodeError, load_schemas
+from driftloop.contracts.schema_registry import registry_for
+from driftloop.messaging import (
     BatchLoop,
     DeadLetterer,
     KafkaClients,
     Outbound,
     Publisher,
 )
+from driftloop.registry import ModelRegistry, RegistryError, lifecycle_record
+from driftloop.runtime import Health, connect_to_kafka, health_app, serve_http, serve_service
+from driftloop.telemetry import TRACEPARENT, HopSpans, ServiceMetrics, traceparent_of
 from services.monitor.decisions import Decision, DriftFinding, RetrainDecision, RollbackDecision
 from services.monitor.model_watcher import ModelWatcher
 from services.monitor.settings import MonitorSettings
 from services.monitor.state_store import StateStore
-from services.registry import ModelRegistry, RegistryError, lifecycle_record
-from services.runtime import Health, connect_to_kafka, health_app, serve_http, serve_service
-from services.telemetry import TRACEPARENT, HopSpans, ServiceMetrics, traceparent_of
 
 log = logging.getLogger("driftloop.monitor")
 SERVICE = "monitor"

@@ -7,13 +7,13 @@ from pathlib import Path
 
 from pydantic import Field
 
+from driftloop.registry import RegistrySettings
+from driftloop.runtime import CommonSettings
 from services.monitor.challenger_policy import ChallengerConfig
 from services.monitor.model_watcher import WatchConfig
 from services.monitor.retrain_policy import RetrainConfig
 from services.monitor.rollback_policy import RollbackConfig
 from services.monitor.version_watch import DetectorConfig
-from services.registry import RegistrySettings
-from services.runtime import CommonSettings
 
 
 class MonitorSettings(CommonSettings, RegistrySettings):

@@ -16,28 +16,34 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
 from opentelemetry import trace
 
-from services.contracts import (
+from driftloop.contracts import (
     AvroCodec,
     DecodeError,
     RecordValidator,
     ValidationError,
     load_schemas,
 )
-from services.contracts.schema_registry import registry_for
-from services.messaging import (
+from driftloop.contracts.schema_registry import registry_for
+from driftloop.messaging import (
     BatchLoop,
     DeadLetterer,
     KafkaClients,
     Outbound,
     Publisher,
 )
-from services.runtime import (
+from driftloop.runtime import (
     Health,
     connect_to_kafka,
     health_app,
     read_limited_body,
     serve_http,
     serve_service,
+)
+from driftloop.telemetry import (
+    TRACEPARENT,
+    ServiceMetrics,
+    context_from_headers,
+    traceparent_of,
 )
 from services.scorer.baseline_model import BaselineModel
 from services.scorer.batch_scorer import BatchScorer, ScoredBatch
@@ -49,12 +55,6 @@ from services.scorer.model_inputs import ModelInputs
 from services.scorer.model_loader import ModelLoader, ModelStore
 from services.scorer.onnx_model import ModelRejected
 from services.scorer.settings import ScorerSettings
-from services.telemetry import (
-    TRACEPARENT,
-    ServiceMetrics,
-    context_from_headers,
-    traceparent_of,
-)
 
 log = logging.getLogger("driftloop.scorer")
 SERVICE = "scorer"
@@ -66,13 +66,13 @@ ROLE_OF_ACTION = {"PROMOTED": "champion", "ROLLED_BACK": "champion", "CHALLENGER
 
 
 def _default_features(settings: ScorerSettings) -> FeatureSource:
-    from services.featurestore import FeatureClient, FeatureStoreSettings
+    from driftloop.featurestore import FeatureClient, FeatureStoreSettings
 
     return FeatureClient.from_settings(FeatureStoreSettings(data_dir=settings.data_dir))
 
 
 def _default_registry(settings: ScorerSettings) -> ModelStore:
-    from services.registry import ModelRegistry, RegistrySettings
+    from driftloop.registry import ModelRegistry, RegistrySettings
 
     return ModelRegistry(RegistrySettings(data_dir=settings.data_dir).registry_root())
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from services.contracts import Domain
+from driftloop.contracts import Domain
 from services.scorer.feature_source import FeatureRows, FeatureSource, Lookup
 from services.scorer.label_policy import LabelPolicy, confidence
 from services.scorer.model import Model

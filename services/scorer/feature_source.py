@@ -1,6 +1,6 @@
 """Where online features come from, as the scorer sees it: one lookup per batch of entity ids
 that never raises for store trouble and says when it fell back to defaults.
-services.featurestore.FeatureClient fits; ``StaticFeatures`` is an in-memory one for unit
+driftloop.featurestore.FeatureClient fits; ``StaticFeatures`` is an in-memory one for unit
 tests and for running without a store."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Protocol
 
 
 class FeatureRows(Protocol):
-    """The shape of services.featurestore.FeatureLookup."""
+    """The shape of driftloop.featurestore.FeatureLookup."""
 
     @property
     def feature_names(self) -> list[str]: ...

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from services.contracts.domain import DEFAULT_DOMAINS_DIR
+from driftloop.contracts.domain import DEFAULT_DOMAINS_DIR
 
 Compute = Callable[[Mapping[str, Any]], float]
 

@@ -34,7 +34,7 @@ class VersionInfo(Protocol):
 
 
 class ModelStore(Protocol):
-    """The registry as the scorer uses it (services.registry.ModelRegistry fits)."""
+    """The registry as the scorer uses it (driftloop.registry.ModelRegistry fits)."""
 
     def get(self, model_name: str, version: str) -> Any: ...
 

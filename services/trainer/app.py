@@ -18,9 +18,9 @@ from typing import Any
 from aiokafka import ConsumerRecord
 from opentelemetry import trace
 
-from services.contracts import AvroCodec, load_schemas
-from services.contracts.schema_registry import registry_for
-from services.messaging import (
+from driftloop.contracts import AvroCodec, load_schemas
+from driftloop.contracts.schema_registry import registry_for
+from driftloop.messaging import (
     BatchLoop,
     DeadLetterer,
     KafkaClients,
@@ -28,11 +28,11 @@ from services.messaging import (
     Publisher,
     SeenIds,
 )
-from services.registry import ModelRegistry
-from services.registry.lifecycle import LIFECYCLE_SCHEMA
-from services.registry.run_tracker import RunTracker
-from services.runtime import Health, connect_to_kafka, health_app, serve_http, serve_service
-from services.telemetry import ServiceMetrics, link_from_headers
+from driftloop.registry import ModelRegistry
+from driftloop.registry.lifecycle import LIFECYCLE_SCHEMA
+from driftloop.registry.run_tracker import RunTracker
+from driftloop.runtime import Health, connect_to_kafka, health_app, serve_http, serve_service
+from driftloop.telemetry import ServiceMetrics, link_from_headers
 from services.trainer.example_store import ExampleStore
 from services.trainer.retrain_job import RetrainJob, RetrainOutcome
 from services.trainer.settings import TrainerSettings

@@ -13,13 +13,13 @@ from typing import Any
 
 import torch
 
-from services.registry import (
+from driftloop.registry import (
     IntegrityError,
     ModelRegistry,
     ModelVersion,
     lifecycle_record,
 )
-from services.registry.run_tracker import RunTracker, git_code_version, new_run_id
+from driftloop.registry.run_tracker import RunTracker, git_code_version, new_run_id
 from services.trainer.baseline import BaselineResult, train_baseline
 from services.trainer.example_store import ExampleStore, Marks
 from services.trainer.gate import BASELINE, Gate, GateDecision, confusion_matrix, evaluate

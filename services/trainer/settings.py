@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pydantic import Field
 
-from services.registry import RegistrySettings
-from services.runtime import CommonSettings
+from driftloop.registry import RegistrySettings
+from driftloop.runtime import CommonSettings
 from services.trainer.gate import Gate
 from services.trainer.mlp import TrainParams
 from services.trainer.retrain_job import RetrainConfig

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from services.contracts import AvroCodec, load_schemas
-from services.contracts.schema_registry import LocalSchemaRegistry, local_schema_id
+from driftloop.contracts import AvroCodec, load_schemas
+from driftloop.contracts.schema_registry import LocalSchemaRegistry, local_schema_id
 from tests.contract.samples import SAMPLES
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from services.contracts import AvroCodec, Topics, load_schemas
-from services.contracts.schema_registry import LocalSchemaRegistry
-from services.contracts.schemas import parse_schema
+from driftloop.contracts import AvroCodec, Topics, load_schemas
+from driftloop.contracts.schema_registry import LocalSchemaRegistry
+from driftloop.contracts.schemas import parse_schema
 
 GOLDEN = Path(__file__).parent / "golden"
 SCHEMAS = load_schemas()

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from services.contracts import AvroCodec, Topics, load_schemas
-from services.contracts.schema_registry import LocalSchemaRegistry
+from driftloop.contracts import AvroCodec, Topics, load_schemas
+from driftloop.contracts.schema_registry import LocalSchemaRegistry
 from tests.conftest import free_port
 from tests.integration.kafka_helpers import drain
 
@@ -32,7 +32,7 @@ def loop_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
     out = tmp_path_factory.mktemp("e2e-loop")
     prefix = f"e2e{os.getpid()}."
     ports = {s: free_port() for s in ("ingest", "features", "scorer", "trainer", "monitor")}
-    cmd = [sys.executable, "-c", "from services.cli.main import app; app()", "demo",
+    cmd = [sys.executable, "-c", "from driftloop.cli.main import app; app()", "demo",
            "--duration", str(DURATION_S), "--rate", str(RATE), "--seed", "11",
            "--drifts", f"concept@{ONSET_S}", "--warmup", "28", "--settle", "10",
            "--label-delay", "3", "--output", str(out), "--bootstrap", kafka_bootstrap,

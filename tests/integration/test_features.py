@@ -12,12 +12,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from services.contracts import AvroCodec, load_schemas
-from services.contracts.schema_registry import LocalSchemaRegistry
+from driftloop.contracts import AvroCodec, load_schemas
+from driftloop.contracts.schema_registry import LocalSchemaRegistry
+from driftloop.featurestore import FeatureClient
+from driftloop.featurestore.feast_repo import feature_store, training_set
 from services.features.app import Features
 from services.features.settings import FeaturesSettings
-from services.featurestore import FeatureClient
-from services.featurestore.feast_repo import feature_store, training_set
 from tests.conftest import free_port
 from tests.integration.kafka_helpers import produce
 from tests.unit.features.test_window_aggregator import LATENESS, brute_force

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from services.featurestore import FeatureClient, FeatureStoreSettings
+from driftloop.featurestore import FeatureClient, FeatureStoreSettings
 from tests.conftest import free_port
 
 

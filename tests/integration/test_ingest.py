@@ -8,8 +8,8 @@ import time
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from services.contracts import AvroCodec, load_schemas
-from services.contracts.schema_registry import LocalSchemaRegistry
+from driftloop.contracts import AvroCodec, load_schemas
+from driftloop.contracts.schema_registry import LocalSchemaRegistry
 from tests.integration.kafka_helpers import drain, produce
 
 SCHEMA = "driftloop.cards.CardTransaction"

@@ -38,16 +38,16 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from services.contracts import AvroCodec, load_schemas
-from services.contracts.schema_registry import LocalSchemaRegistry
+from driftloop.contracts import AvroCodec, load_schemas
+from driftloop.contracts.schema_registry import LocalSchemaRegistry
+from driftloop.featurestore import FeatureClient, FeatureStoreSettings
+from driftloop.registry import ModelRegistry
 from services.features.app import Features
 from services.features.settings import FeaturesSettings
-from services.featurestore import FeatureClient, FeatureStoreSettings
 from services.ingest.app import Ingest
 from services.ingest.settings import IngestSettings
 from services.monitor.app import Monitor
 from services.monitor.settings import MonitorSettings
-from services.registry import ModelRegistry
 from services.scorer.app import Scorer
 from services.scorer.settings import ScorerSettings
 from services.trainer.app import Trainer

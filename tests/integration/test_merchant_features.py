@@ -21,10 +21,10 @@ from pathlib import Path
 import pandas as pd
 import redis.asyncio as aioredis
 
+from driftloop.featurestore import FeatureDeclarations
+from driftloop.featurestore import redis_layout as layout
+from driftloop.featurestore.feast_repo import feature_store, training_set
 from services.features.settings import FeaturesSettings
-from services.featurestore import FeatureDeclarations
-from services.featurestore import redis_layout as layout
-from services.featurestore.feast_repo import feature_store, training_set
 from tests.conftest import free_port
 from tests.integration.kafka_helpers import produce
 from tests.integration.test_features import CODEC, produce_events, start

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from driftloop.registry import ModelRegistry, lifecycle_record
 from services.monitor.app import LIFECYCLE, PREDICTION, Monitor
 from services.monitor.settings import MonitorSettings
-from services.registry import ModelRegistry, lifecycle_record
 from tests.conftest import free_port
 from tests.integration.kafka_helpers import drain, produce
 

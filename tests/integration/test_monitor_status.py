@@ -7,12 +7,12 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from services.cli.main import app
-from services.contracts import AvroCodec, load_schemas
-from services.contracts.schema_registry import LocalSchemaRegistry
-from services.messaging import ensure_topics
-from services.registry import ModelRegistry, lifecycle_record
-from services.runtime import CommonSettings
+from driftloop.cli.main import app
+from driftloop.contracts import AvroCodec, load_schemas
+from driftloop.contracts.schema_registry import LocalSchemaRegistry
+from driftloop.messaging import ensure_topics
+from driftloop.registry import ModelRegistry, lifecycle_record
+from driftloop.runtime import CommonSettings
 from tests.integration.kafka_helpers import produce
 
 

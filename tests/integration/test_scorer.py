@@ -20,11 +20,11 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from services.contracts import AvroCodec, load_schemas
-from services.contracts.schema_registry import LocalSchemaRegistry
-from services.featurestore import FeatureClient, FeatureDeclarations, FeatureStoreSettings
-from services.featurestore.online_store import RedisOnlineStore
-from services.registry import ModelRegistry, lifecycle_record
+from driftloop.contracts import AvroCodec, load_schemas
+from driftloop.contracts.schema_registry import LocalSchemaRegistry
+from driftloop.featurestore import FeatureClient, FeatureDeclarations, FeatureStoreSettings
+from driftloop.featurestore.online_store import RedisOnlineStore
+from driftloop.registry import ModelRegistry, lifecycle_record
 from services.scorer.app import Scorer
 from services.scorer.model_inputs import ModelInputs
 from services.scorer.settings import ScorerSettings
@@ -353,11 +353,11 @@ def test_label_cli_publishes_a_label(kafka_bootstrap: str, topic_prefix: str,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from services.cli.main import app
+    from driftloop.cli.main import app
 
     monkeypatch.setenv("DRIFTLOOP_KAFKA_BOOTSTRAP", kafka_bootstrap)
     monkeypatch.setenv("DRIFTLOOP_TOPIC_PREFIX", topic_prefix)
-    asyncio.run(__import__("services.messaging", fromlist=["ensure_topics"]).ensure_topics(
+    asyncio.run(__import__("driftloop.messaging", fromlist=["ensure_topics"]).ensure_topics(
         kafka_bootstrap, [f"{topic_prefix}labels"], 1))
     result = CliRunner().invoke(app, ["label", "e42", "1", "--by", "analyst:ada"])
     assert result.exit_code == 0, result.output

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from services.cli.main import app as cli
-from services.contracts import AvroCodec, load_schemas
-from services.contracts.schema_registry import LocalSchemaRegistry
-from services.registry import ModelRegistry
+from driftloop.cli.main import app as cli
+from driftloop.contracts import AvroCodec, load_schemas
+from driftloop.contracts.schema_registry import LocalSchemaRegistry
+from driftloop.registry import ModelRegistry
 from services.trainer.app import Trainer
 from services.trainer.settings import TrainerSettings
 from tests.conftest import free_port

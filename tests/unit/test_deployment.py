@@ -36,12 +36,14 @@ import yaml
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
+import driftloop
 import services
-from services.contracts.topics import CATALOG
+from driftloop.contracts.topics import CATALOG
 from tests.dashboards import dashboard_exprs, dashboards, promql_metrics
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES_DIR = Path(services.__file__).parent
+LIBRARY_DIR = Path(driftloop.__file__).parent
 COMPOSE = REPO / "docker-compose.yml"
 K8S = REPO / "k8s"
 OVERLAYS = ("dev", "production")
@@ -76,10 +78,8 @@ def settings_classes() -> list[type[BaseSettings]]:
     packages whose settings the services read (registry, featurestore)."""
     modules = [importlib.import_module(f"services.{name}.settings") for name in service_names()]
     for package in SHARED_SETTINGS_PACKAGES:
-        if not (SERVICES_DIR / package / "__init__.py").exists():
-            continue
-        pkg = importlib.import_module(f"services.{package}")
-        for info in pkgutil.walk_packages(pkg.__path__, prefix=f"services.{package}."):
+        pkg = importlib.import_module(f"driftloop.{package}")
+        for info in pkgutil.walk_packages(pkg.__path__, prefix=f"driftloop.{package}."):
             modules.append(importlib.import_module(info.name))
     found: dict[str, type[BaseSettings]] = {}
     for module in modules:
@@ -416,8 +416,10 @@ def exported_metrics() -> set[str]:
     shared package (a batch loop reporting lag, say) is made on behalf of every service."""
     names = service_names()
     exported: set[str] = set()
-    for path in SERVICES_DIR.rglob("*.py"):
-        package = path.relative_to(SERVICES_DIR).parts[0]
+    paths = [*SERVICES_DIR.rglob("*.py"), *LIBRARY_DIR.rglob("*.py")]
+    for path in paths:
+        package = (path.relative_to(SERVICES_DIR).parts[0]
+                   if path.is_relative_to(SERVICES_DIR) else "")
         owners = [package] if package in names else names
         for node in ast.walk(ast.parse(path.read_text())):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)

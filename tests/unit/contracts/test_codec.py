@@ -6,9 +6,9 @@ import struct
 
 import pytest
 
-from services.contracts import AvroCodec, DecodeError, EncodeError, load_schemas
-from services.contracts.avro_guard import AvroBoundsError, check_bounds
-from services.contracts.schema_registry import LocalSchemaRegistry, local_schema_id
+from driftloop.contracts import AvroCodec, DecodeError, EncodeError, load_schemas
+from driftloop.contracts.avro_guard import AvroBoundsError, check_bounds
+from driftloop.contracts.schema_registry import LocalSchemaRegistry, local_schema_id
 
 EVENT = "driftloop.cards.CardTransaction"
 RECORD = {

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.contracts import load_schemas
-from services.contracts.flat_encoder import flat_encoder
-from services.contracts.schemas import Schema
+from driftloop.contracts import load_schemas
+from driftloop.contracts.flat_encoder import flat_encoder
+from driftloop.contracts.schemas import Schema
 from tests.contract.samples import SAMPLES
 
 SCHEMAS = list(load_schemas())

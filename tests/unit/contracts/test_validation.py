@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from services.contracts import RecordValidator, ValidationError, load_schemas
+from driftloop.contracts import RecordValidator, ValidationError, load_schemas
 
 NOW = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 VALID = {

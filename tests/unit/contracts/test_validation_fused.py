@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.contracts import RecordValidator, ValidationError, load_schemas
-from services.contracts.validation import _constraint_checks, _field_check, _type_check
+from driftloop.contracts import RecordValidator, ValidationError, load_schemas
+from driftloop.contracts.validation import _constraint_checks, _field_check, _type_check
 
 NOW = 1_767_225_600_000
 FIELDS = [(schema.name, spec) for schema in load_schemas() for spec in schema.raw["fields"]]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from services.demo import (
+from driftloop.demo import (
     LoopLedger,
     ServiceProcess,
     Supervisor,

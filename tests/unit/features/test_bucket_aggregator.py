@@ -11,13 +11,13 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from driftloop.featurestore import FeatureDeclarations, ViewDeclaration
 from services.features.bucket_aggregator import (
     APPLIED,
     DUPLICATE,
     TOO_LATE,
     BucketAggregator,
 )
-from services.featurestore import FeatureDeclarations, ViewDeclaration
 
 VIEW = FeatureDeclarations.load().views["merchant_activity"]
 

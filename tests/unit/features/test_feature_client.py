@@ -1,5 +1,5 @@
 """Pure pieces of the feature store capability: declarations, Feast's Redis layout codec,
-the circuit breaker. Importing services.featurestore must not import Feast."""
+the circuit breaker. Importing driftloop.featurestore must not import Feast."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
-from services.featurestore import CircuitBreaker, FeatureClient, FeatureDeclarations
-from services.featurestore import redis_layout as layout
-from services.featurestore.settings import FeatureStoreSettings
+from driftloop.featurestore import CircuitBreaker, FeatureClient, FeatureDeclarations
+from driftloop.featurestore import redis_layout as layout
+from driftloop.featurestore.settings import FeatureStoreSettings
 
 
 def test_declarations_expand_every_window() -> None:
@@ -46,7 +46,7 @@ def test_breaker_opens_and_probes() -> None:
 
 
 def test_import_is_light() -> None:
-    code = ("import sys, services.featurestore; "
+    code = ("import sys, driftloop.featurestore; "
             "print(any(m == 'feast' or m.startswith('feast.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

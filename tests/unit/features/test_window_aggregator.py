@@ -8,8 +8,8 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from driftloop.featurestore import FeatureDeclarations
 from services.features.window_aggregator import APPLIED, DUPLICATE, TOO_LATE, WindowAggregator
-from services.featurestore import FeatureDeclarations
 
 VIEW = FeatureDeclarations.load().views["card_activity"]
 LATENESS = FeatureDeclarations.load().lateness_s

@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from services.contracts import AvroCodec, Domain, RecordValidator, load_schemas
-from services.contracts.schema_registry import LocalSchemaRegistry
+from driftloop.contracts import AvroCodec, Domain, RecordValidator, load_schemas
+from driftloop.contracts.schema_registry import LocalSchemaRegistry
 from services.ingest.event_checker import Accepted, EventChecker, Rejected
 
 NOW = 1_767_225_600_000
@@ -81,7 +81,7 @@ def test_rejection_keeps_event_id_for_the_dead_letter_key(checker: EventChecker)
 
 def test_valid_but_too_deep_is_refused_when_the_schema_nests() -> None:
     """Depth is looked at after validation; a schema with nested arrays still gets it."""
-    from services.contracts.schemas import parse_schema
+    from driftloop.contracts.schemas import parse_schema
 
     schema = parse_schema({"type": "record", "name": "Nested", "namespace": "t", "fields": [
         {"name": "event_id", "type": "string"}, {"name": "card_id", "type": "string"},

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from services.messaging import SeenIds
+from driftloop.messaging import SeenIds
 
 
 def test_seen_ids_is_bounded_and_forgets_the_oldest() -> None:

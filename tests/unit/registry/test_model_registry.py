@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from services.contracts import AvroCodec, load_schemas
-from services.contracts.schema_registry import LocalSchemaRegistry
-from services.registry import (
+from driftloop.contracts import AvroCodec, load_schemas
+from driftloop.contracts.schema_registry import LocalSchemaRegistry
+from driftloop.registry import (
     IntegrityError,
     ModelRegistry,
     RegistryError,

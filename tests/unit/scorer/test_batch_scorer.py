@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.contracts import Domain
+from driftloop.contracts import Domain
 from services.scorer.baseline_model import BaselineModel
 from services.scorer.batch_scorer import BatchScorer
 from services.scorer.feature_source import StaticFeatures

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.registry import ModelRegistry
+from driftloop.registry import ModelRegistry
 from services.scorer.model_loader import ModelLoader
 from services.scorer.onnx_model import ModelRejected
 from tests.unit.scorer.onnx_factory import logistic_onnx, metadata

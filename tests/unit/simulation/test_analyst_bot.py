@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.simulation import (
+from driftloop.simulation import (
     AnalystBot,
     AnalystConfig,
     DriftSchedule,

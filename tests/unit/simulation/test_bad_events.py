@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from services.contracts import AvroCodec, Domain, RecordValidator, load_schemas
-from services.contracts.schema_registry import LocalSchemaRegistry
+from driftloop.contracts import AvroCodec, Domain, RecordValidator, load_schemas
+from driftloop.contracts.schema_registry import LocalSchemaRegistry
+from driftloop.simulation import SimulatorConfig, TransactionSimulator
+from driftloop.simulation.bad_events import BREAKAGES, BadEvents
 from services.ingest.event_checker import Accepted, EventChecker, Rejected
-from services.simulation import SimulatorConfig, TransactionSimulator
-from services.simulation.bad_events import BREAKAGES, BadEvents
 
 START_MS = 1_767_225_600_000
 EXPECTED = {

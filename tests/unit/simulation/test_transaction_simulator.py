@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from services.contracts import RecordValidator, load_schemas
-from services.simulation import (
+from driftloop.contracts import RecordValidator, load_schemas
+from driftloop.simulation import (
     FRAUD_PATTERNS,
     Drift,
     DriftKind,

@@ -10,8 +10,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased
 
-from services.telemetry import TRACEPARENT, EventTraces, HopSpans, link_from_headers
-from services.telemetry.tracing import _RareAlwaysSampler
+from driftloop.telemetry import TRACEPARENT, EventTraces, HopSpans, link_from_headers
+from driftloop.telemetry.tracing import _RareAlwaysSampler
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"

@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from services.registry import ModelRegistry, RunTracker
+from driftloop.registry import ModelRegistry, RunTracker
 from services.trainer.example_store import ExampleStore
 from services.trainer.gate import Gate, evaluate
 from services.trainer.mlp import TrainParams, best_f1_threshold, train_mlp

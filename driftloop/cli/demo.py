@@ -1,0 +1,40 @@
+"""``driftloop demo``: the whole loop on one machine, ending with the report of it closing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def demo(
+        duration: float = typer.Option(240.0, help="Seconds of simulated stream."),
+        rate: float = typer.Option(200.0, help="Events per second."),
+        seed: int = typer.Option(7, help="Same seed, same stream."),
+        drifts: str = typer.Option("covariate@60,concept@100",
+                                   help="kind@start_s[+ramp_s], comma separated."),
+        output: str = typer.Option("demo-output", help="Report, PNG, JSON, logs."),
+        bootstrap: str = typer.Option("", help="Use this broker instead of the embedded one."),
+        broker_port: int = typer.Option(9092, help="Port of the embedded broker."),
+        topic_prefix: str = typer.Option("", help="Prefix for every topic."),
+        label_delay: float = typer.Option(4.0, help="Mean analyst delay in seconds."),
+        warmup: float = typer.Option(20.0, help="Seconds before quality counts as 'before'."),
+        settle: float = typer.Option(10.0, help="Seconds to wait after the stream ends."),
+        ports: str = typer.Option("", help="service=port,... overriding the defaults."),
+        dispute_rate: float = typer.Option(0.7, help="Share of frauds cardholders dispute."),
+        bad_rate: float = typer.Option(0.002, help="Broken payloads added per event."),
+    ) -> None:
+        """Run broker + services + simulator; report whether the loop closed (exit 0) or not."""
+        from driftloop.demo import DemoConfig, run_demo
+
+        port_map = {k: int(v) for k, _, v in (p.partition("=") for p in ports.split(",") if p)}
+        config = DemoConfig(
+            output_dir=Path(output), duration_s=duration, rate=rate, seed=seed, drifts=drifts,
+            bootstrap=bootstrap or None, broker_port=broker_port, topic_prefix=topic_prefix,
+            label_delay_s=(max(0.5, label_delay - 2), label_delay + 2), warmup_s=warmup,
+            settle_s=settle, ingest_port=port_map.pop("ingest", 8001), ports=port_map,
+            baseline_every=max(1, int(rate // 500)), dispute_rate=dispute_rate,
+            bad_rate=bad_rate)
+        raise typer.Exit(run_demo(config))

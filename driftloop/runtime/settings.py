@@ -1,0 +1,46 @@
+"""Settings every service shares. Each service's settings.py subclasses ``CommonSettings``;
+values come from ``DRIFTLOOP_*`` environment variables and every one has a default that works
+on the embedded stack (`driftloop broker` on 127.0.0.1:9092)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from driftloop.contracts import Domain, Topics
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DRIFTLOOP_", frozen=True, extra="ignore")
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
+    schema_registry_url: str | None = Field(
+        None, description="Confluent-compatible schema registry; unset: ids derived locally."
+    )
+    topic_prefix: str = Field("", description="Prefix for every topic name.")
+    topic_partitions: int = Field(4, ge=1, description="Partitions of topics created at start.")
+    domain: str = Field("cards", description="Domain configuration under domains/.")
+    data_dir: Path = Field(Path(".driftloop"), description="Local state: registry, offline store.")
+    log_level: str = Field("INFO", description="Python logging level.")
+    http_host: str = Field("127.0.0.1", description="Address the service's HTTP server binds.")
+    # A recorded span per event per service is costly at tens of thousands of events/s;
+    # the demo and the end-to-end test set 1.0 to follow every event.
+    trace_sample_ratio: float = Field(0.1, ge=0.0, le=1.0, description="Share of traces kept.")
+    trace_file: Path | None = Field(None, description="Also write spans as JSON lines here.")
+    # The OpenTelemetry variable keeps its standard name: the exporter is only set up when
+    # an endpoint is configured (an exporter pointed at nothing hangs exit ~29 s).
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "OTEL_EXPORTER_OTLP_ENDPOINT", "DRIFTLOOP_OTLP_ENDPOINT"
+        ),
+        description="OTLP/HTTP endpoint for traces (OTEL_EXPORTER_OTLP_ENDPOINT).",
+    )
+
+    def topics(self) -> Topics:
+        return Topics(prefix=self.topic_prefix, event_schema=self.load_domain().event_schema)
+
+    def load_domain(self) -> Domain:
+        return Domain.load(self.domain)
