@@ -24,7 +24,16 @@ class EncodeError(ValueError):
 
 
 class DecodeError(ValueError):
-    """Bytes are not a readable record: wrong framing, unknown schema id, corrupt body."""
+    """Bytes are not a readable record: wrong framing, unknown schema id, corrupt body.
+    ``error_class`` names the fault for a dead letter (``malformed_avro``, ``trailing_bytes``)."""
+
+    def __init__(self, message: str, error_class: str = "malformed_avro") -> None:
+        super().__init__(message)
+        self.error_class = error_class
+
+
+def _trailing(extra: int) -> DecodeError:
+    return DecodeError(f"{extra} trailing bytes after the Avro record", "trailing_bytes")
 
 
 def _guard_schema(raw: dict[str, Any]) -> Any:
@@ -103,14 +112,18 @@ class AvroCodec:
             except AvroBoundsError as exc:
                 raise DecodeError(f"corrupt Avro body: {exc}") from exc
             if end != len(body):
-                raise DecodeError(f"{len(body) - end} trailing bytes after the Avro record")
+                raise _trailing(len(body) - end)
         reader_schema = self._schemas[reader].parsed if reader else None
+        stream = io.BytesIO(body)
         try:
-            record = fastavro.schemaless_reader(
-                io.BytesIO(body), writer.parsed, reader_schema
-            )
+            record = fastavro.schemaless_reader(stream, writer.parsed, reader_schema)
         except Exception as exc:  # fastavro raises many types on corrupt input
             raise DecodeError(f"corrupt Avro body: {type(exc).__name__}: {exc}") from exc
+        # A record must be the whole value, for every schema: bytes after it mean the value
+        # was not what its writer sent (concatenated, padded, or a longer record cut to fit a
+        # shorter schema). The reader's position costs nothing to ask.
+        if stream.tell() != len(body):
+            raise _trailing(len(body) - stream.tell())
         if not isinstance(record, dict):
             raise DecodeError("Avro body is not a record")
         return record

@@ -105,8 +105,8 @@ class EventChecker:
         if value[0] == 0:
             try:
                 obj = self._codec.decode(value, reader=self._domain.event_schema, untrusted=True)
-            except DecodeError as exc:
-                return Rejected(value, "malformed_avro", str(exc))
+            except DecodeError as exc:  # malformed_avro, or trailing_bytes after a record
+                return Rejected(value, exc.error_class, str(exc))
             event_time = obj.get(self._domain.event_time_field)
             if isinstance(event_time, datetime):  # fastavro returns datetimes for timestamps
                 obj[self._domain.event_time_field] = int(event_time.timestamp() * 1000)

@@ -9,6 +9,7 @@ import pytest
 from driftloop.contracts import AvroCodec, DecodeError, EncodeError, load_schemas
 from driftloop.contracts.avro_guard import AvroBoundsError, check_bounds
 from driftloop.contracts.schema_registry import LocalSchemaRegistry, local_schema_id
+from tests.contract.samples import SAMPLES
 
 EVENT = "driftloop.cards.CardTransaction"
 RECORD = {
@@ -76,3 +77,33 @@ def test_prediction_with_map_and_array_roundtrips_with_guard(codec: AvroCodec) -
     assert back["features"] == {"amount": 12.5, "count_1h": 3.0}
     with pytest.raises(DecodeError):
         codec.decode(data + b"\x00", "driftloop.models.Prediction", untrusted=True)
+
+
+@pytest.mark.parametrize("untrusted", [True, False])
+@pytest.mark.parametrize("garbage", [b"\x00", b"\x02a", b"junk after the record"])
+def test_trailing_bytes_are_refused_for_flat_schemas(
+        codec: AvroCodec, untrusted: bool, garbage: bytes) -> None:
+    """A flat schema (no arrays or maps) skips the bounds walk; the whole value must still be
+    one record, else garbage after a complete record would pass as the record."""
+    data = codec.encode(EVENT, RECORD) + garbage
+    with pytest.raises(DecodeError, match=f"^{len(garbage)} trailing bytes") as caught:
+        codec.decode(data, EVENT, untrusted=untrusted)
+    assert caught.value.error_class == "trailing_bytes"
+
+
+def test_trailing_bytes_are_refused_for_every_schema(codec: AvroCodec) -> None:
+    """Every schema, flat or nested, trusted or not: its contract sample plus one byte."""
+    for schema in load_schemas():
+        data = codec.encode(schema.name, SAMPLES[schema.name])
+        assert codec.decode(data, schema.name, untrusted=True)
+        name = schema.name
+        for untrusted in (True, False):
+            with pytest.raises(DecodeError) as caught:
+                codec.decode(data + b"\x00", name, untrusted=untrusted)
+            assert caught.value.error_class == "trailing_bytes", name
+
+
+def test_other_corruption_keeps_its_class(codec: AvroCodec) -> None:
+    with pytest.raises(DecodeError) as caught:
+        codec.decode(codec.encode(EVENT, RECORD)[:-3], EVENT, untrusted=True)
+    assert caught.value.error_class == "malformed_avro"

@@ -41,6 +41,18 @@ def test_ndjson_body_keeps_going_after_a_bad_line(checker: EventChecker) -> None
     assert results[1].original == b"{broken"
 
 
+def test_avro_with_bytes_after_a_complete_record_is_refused(checker: EventChecker) -> None:
+    schemas = load_schemas()
+    codec = AvroCodec(schemas, LocalSchemaRegistry(schemas))
+    good = codec.encode(Domain.load("cards").event_schema, EVENT)
+    assert isinstance(checker.check_message(good, NOW), Accepted)
+    result = checker.check_message(good + b"garbage", NOW)
+    assert isinstance(result, Rejected)
+    assert (result.error_class, result.reason) == (
+        "trailing_bytes", "7 trailing bytes after the Avro record")
+    assert result.original == good + b"garbage"
+
+
 def test_accepted_event_carries_ids(checker: EventChecker) -> None:
     result = checker.check_message(orjson.dumps(EVENT), NOW)
     assert isinstance(result, Accepted)
