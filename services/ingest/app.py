@@ -31,7 +31,7 @@ from driftloop.runtime import (
     serve_service,
 )
 from driftloop.telemetry import EventTraces, ServiceMetrics
-from services.ingest.event_checker import EventChecker
+from services.ingest.event_checker import EventChecker, MalformedBatch
 from services.ingest.event_router import EventRouter, Source
 from services.ingest.settings import IngestSettings
 
@@ -53,7 +53,8 @@ class Ingest:
             self.codec, RecordValidator(schemas[domain.event_schema]), domain,
             settings.ingest_max_event_bytes, settings.ingest_max_json_depth)
         self.dead_letters = DeadLetterer(self.codec, self.topics.deadletter, SERVICE)
-        traces = EventTraces(trace.get_tracer(SERVICE), settings.trace_sample_ratio)
+        traces = EventTraces(trace.get_tracer(SERVICE), settings.trace_sample_ratio,
+                             seed=settings.trace_sample_seed)
         self.router = EventRouter(self.codec, domain.event_schema, self.topics.valid,
                                   self.dead_letters, traces)
         self.clients = KafkaClients(settings.kafka_bootstrap, client_id=SERVICE)
@@ -111,7 +112,10 @@ class Ingest:
             body = await read_limited_body(request, limits.ingest_max_body_bytes)
             started = time.perf_counter()
             ndjson = "ndjson" in request.headers.get("content-type", "")
-            outputs, results = self.handle_body(body, ndjson)
+            try:
+                outputs, results = self.handle_body(body, ndjson)
+            except MalformedBatch as exc:
+                raise HTTPException(400, {"error": exc.error_class, "reason": str(exc)}) from None
             if len(results) > limits.ingest_max_batch_events:
                 raise HTTPException(
                     413, f"{len(results)} events; at most {limits.ingest_max_batch_events}")

@@ -32,6 +32,12 @@ class Rejected:
 Checked = Accepted | Rejected
 
 
+class MalformedBatch(ValueError):
+    """A whole HTTP batch is unreadable JSON; ``error_class`` is the reason's class."""
+
+    error_class = "malformed_json"
+
+
 def _can_nest(avro_type: Any) -> bool:
     """Whether values of this Avro type can hold other containers (arrays, maps, records)."""
     if isinstance(avro_type, list):
@@ -119,16 +125,16 @@ class EventChecker:
 
     def check_body(self, body: bytes, now_ms: int, ndjson: bool = False) -> Iterator[Checked]:
         """An HTTP batch: a JSON array of events, or NDJSON (one event per line). ``ndjson``
-        (the client said application/x-ndjson) settles a body whose first line is an array."""
+        (the client said application/x-ndjson) settles a body whose first line is an array.
+
+        A JSON array is parsed whole, so one syntax-level fault in it (NaN, invalid UTF-8,
+        nesting past the parser's 1024 levels) leaves no item to trust: it raises
+        ``MalformedBatch`` (ingest answers 400 and publishes nothing of the body). NDJSON is
+        independent lines: each bad line is its own rejection."""
         if not ndjson and body.lstrip()[:1] == b"[":
             try:
                 items = orjson.loads(body)
             except orjson.JSONDecodeError as exc:
-                yield Rejected(body, "malformed_json", f"batch is not a JSON array: {exc}")
-                return
-            for item in items:
-                yield self.check_object(item, None, now_ms)
-            return
-        for line in body.splitlines():
-            if line.strip():
-                yield self.check_message(line, now_ms)
+                raise MalformedBatch(f"batch is not a JSON array: {exc}") from exc
+            return (self.check_object(item, None, now_ms) for item in items)
+        return (self.check_message(line, now_ms) for line in body.splitlines() if line.strip())

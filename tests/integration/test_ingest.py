@@ -59,7 +59,7 @@ async def test_http_limits(ingest) -> None:
     too_big = b"[" + b" " * (service.settings.ingest_max_body_bytes + 1) + b"]"
     assert (await client.post("/events", content=too_big)).status_code == 413
     reply = await client.post("/events", content=b"[{not json")
-    assert reply.status_code == 200 and reply.json()["results"][0]["error"] == "malformed_json"
+    assert reply.status_code == 400 and reply.json()["detail"]["error"] == "malformed_json"
 
 
 async def test_raw_topic_json_and_avro(ingest, kafka_bootstrap: str) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from driftloop.contracts import AvroCodec, Domain, RecordValidator, load_schemas
 from driftloop.contracts.schema_registry import LocalSchemaRegistry
-from services.ingest.event_checker import Accepted, EventChecker, Rejected
+from services.ingest.event_checker import Accepted, EventChecker, MalformedBatch, Rejected
 
 NOW = 1_767_225_600_000
 EVENT = {
@@ -51,6 +51,27 @@ def test_avro_with_bytes_after_a_complete_record_is_refused(checker: EventChecke
     assert (result.error_class, result.reason) == (
         "trailing_bytes", "7 trailing bytes after the Avro record")
     assert result.original == good + b"garbage"
+
+
+GOOD = orjson.dumps(EVENT)
+SYNTAX_FAULTS = [b'{"event_id": "e2", "amount": NaN}', b'{"event_id": "\xff\xfe"}',
+                 b"[" * 1100 + b"]" * 1100]
+
+
+@pytest.mark.parametrize("fault", SYNTAX_FAULTS, ids=["nan", "invalid_utf8", "too_deep"])
+def test_json_array_with_one_syntax_fault_is_refused_whole(
+        checker: EventChecker, fault: bytes) -> None:
+    """No item of an unparseable array can be trusted, the valid ones included."""
+    with pytest.raises(MalformedBatch, match="^batch is not a JSON array: ") as caught:
+        checker.check_body(b"[" + GOOD + b"," + fault + b"," + GOOD + b"]", NOW)
+    assert caught.value.error_class == "malformed_json"
+
+
+def test_ndjson_syntax_faults_are_one_rejection_per_line(checker: EventChecker) -> None:
+    body = b"\n".join([GOOD, *SYNTAX_FAULTS, GOOD])
+    results = list(checker.check_body(body, NOW, ndjson=True))
+    assert classes(results) == ["ok", "malformed_json", "malformed_json", "malformed_json", "ok"]
+    assert [r.original for r in results[1:4]] == SYNTAX_FAULTS
 
 
 def test_accepted_event_carries_ids(checker: EventChecker) -> None:
