@@ -9,20 +9,27 @@ export PYTHONHASHSEED := 0
 # torch runs single-threaded: on small machines its thread pool fights the event loop.
 export OMP_NUM_THREADS := 1
 
-.PHONY: help install redis deploy-tools lint test test-e2e demo bench broker clean
+.PHONY: help install lock redis deploy-tools lint test test-e2e demo bench broker clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned: 2.13.0 is the CPU build; any other version pulls GBs of CUDA wheels.
 	$(BIN)/pip install --quiet 'torch==2.13.0'
-	$(BIN)/pip install --quiet -e '.[dev]'
+	# every other package at the version in constraints.txt (what CI ran), not the newest
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP) ## Create the virtualenv and install driftloop with every extra
+
+lock: ## Re-pin constraints.txt from the virtualenv (after changing pyproject.toml)
+	@{ echo "# Every dependency pinned, for make install (pip -c): a fresh clone installs what CI ran."; \
+	   echo "# Regenerate after changing pyproject.toml: make lock"; \
+	   $(BIN)/pip freeze --exclude-editable | grep -v '^-e\|^#' | sed 's/^torch==\([0-9.]*\)+cpu$$/torch==\1/'; \
+	 } > constraints.txt
 
 # redis-server: the tests start a private one.
 SYSTEM_TOOLS := redis-server

@@ -30,7 +30,7 @@ def main() -> None:
     cmd = [sys.executable, "-c", "from driftloop.cli.main import app; app()", "demo",
            "--duration", str(DURATION_S), "--rate", str(RATE), "--drifts",
            f"concept@{ONSET_S}", "--label-delay", "4", "--output", str(out),
-           "--broker-port", str(_free_port()), "--ports", ports, "--settle", "10"]
+           "--broker-port", str(_free_port()), "--ports", ports, "--drain-timeout", "180"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     summary_path = out / "summary.json"
     if not summary_path.exists():

@@ -21,7 +21,9 @@ def register(app: typer.Typer) -> None:
         topic_prefix: str = typer.Option("", help="Prefix for every topic."),
         label_delay: float = typer.Option(4.0, help="Mean analyst delay in seconds."),
         warmup: float = typer.Option(20.0, help="Seconds before quality counts as 'before'."),
-        settle: float = typer.Option(10.0, help="Seconds to wait after the stream ends."),
+        drain_timeout: float = typer.Option(
+            180.0, help="After the stream, the longest wait for the last labels and for every "
+            "service to consume its inputs."),
         ports: str = typer.Option("", help="service=port,... overriding the defaults."),
         dispute_rate: float = typer.Option(0.7, help="Share of frauds cardholders dispute."),
         bad_rate: float = typer.Option(0.002, help="Broken payloads added per event."),
@@ -34,7 +36,7 @@ def register(app: typer.Typer) -> None:
             output_dir=Path(output), duration_s=duration, rate=rate, seed=seed, drifts=drifts,
             bootstrap=bootstrap or None, broker_port=broker_port, topic_prefix=topic_prefix,
             label_delay_s=(max(0.5, label_delay - 2), label_delay + 2), warmup_s=warmup,
-            settle_s=settle, ingest_port=port_map.pop("ingest", 8001), ports=port_map,
+            drain_timeout_s=drain_timeout, ingest_port=port_map.pop("ingest", 8001), ports=port_map,
             baseline_every=max(1, int(rate // 500)), dispute_rate=dispute_rate,
             bad_rate=bad_rate)
         raise typer.Exit(run_demo(config))

@@ -10,28 +10,38 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Topic:
-    """A topic's base name, its key, and the full name of its value schema (None: raw bytes)."""
+    """A topic's base name, its key, the full name of its value schema (None: raw bytes), and
+    the services' consumer groups that read it (by their default group names; group-less
+    followers such as the scorer's lifecycle listener are not groups and are not listed)."""
 
     base: str
     key: str
     schema: str | None
     doc: str
+    read_by: tuple[str, ...] = ()
 
 
 #: The topics of the loop. ``schema=None`` marks events.raw: applications' own JSON or Avro.
 #: events.valid's schema is the domain's event schema, filled in by ``Topics``.
 CATALOG: tuple[Topic, ...] = (
-    Topic("events.raw", "event id", None, "raw JSON or Avro events from applications"),
-    Topic("events.valid", "entity id", "<domain>", "validated domain events"),
+    Topic("events.raw", "event id", None, "raw JSON or Avro events from applications",
+          ("ingest",)),
+    Topic("events.valid", "entity id", "<domain>", "validated domain events",
+          ("features", "scorer")),
     Topic("events.deadletter", "event id or none", "driftloop.ops.DeadLetter", "rejected input"),
-    Topic("predictions", "event id", "driftloop.models.Prediction", "scores, features as scored"),
-    Topic("labels", "event id", "driftloop.models.Label", "ground truth from analysts"),
+    Topic("predictions", "event id", "driftloop.models.Prediction", "scores, features as scored",
+          ("trainer", "monitor")),
+    Topic("labels", "event id", "driftloop.models.Label", "ground truth from analysts",
+          ("trainer", "monitor")),
     Topic("label.requests", "event id", "driftloop.models.LabelRequest", "asks for labels"),
     Topic("drift.signals", "detector", "driftloop.monitoring.DriftSignal", "drift detections"),
-    Topic("retrain.requests", "model name", "driftloop.monitoring.RetrainRequest", "retrain asks"),
-    Topic("models.lifecycle", "model name", "driftloop.models.ModelLifecycle", "model changes"),
+    Topic("retrain.requests", "model name", "driftloop.monitoring.RetrainRequest", "retrain asks",
+          ("trainer",)),
+    Topic("models.lifecycle", "model name", "driftloop.models.ModelLifecycle", "model changes",
+          ("monitor",)),
     Topic("features.repartition", "entity id", "driftloop.features.RepartitionedInput",
-          "the features service's inputs re-keyed by a non-key entity (merchant)"),
+          "the features service's inputs re-keyed by a non-key entity (merchant)",
+          ("features.repartition",)),
 )
 
 
@@ -56,6 +66,16 @@ class Topics:
 
     def all_names(self) -> list[str]:
         return [self.name(t.base) for t in self.catalog]
+
+    def inputs_by_group(self, group_ids: dict[str, str] | None = None) -> dict[str, list[str]]:
+        """The topics each consumer group reads (from the catalog's ``read_by``), keyed by the
+        group's id: ``group_ids`` maps a default group name to the id a deployment gives it."""
+        ids = group_ids or {}
+        inputs: dict[str, list[str]] = {}
+        for topic in self.catalog:
+            for group in topic.read_by:
+                inputs.setdefault(ids.get(group, group), []).append(self.name(topic.base))
+        return inputs
 
     # The names services use most, spelled as attributes for readability at call sites.
     @property

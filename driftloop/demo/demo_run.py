@@ -24,6 +24,7 @@ from driftloop.demo.roc_auc import roc_auc
 from driftloop.demo.supervisor import Supervisor, SupervisorConfig
 from driftloop.demo.timeline_plot import plot_timeline
 from driftloop.messaging import KafkaClients, ensure_topics, wait_for_broker
+from driftloop.messaging.consumer_lag import NotDrained, wait_until_drained
 from driftloop.simulation import (
     AnalystBot,
     AnalystConfig,
@@ -49,7 +50,9 @@ class DemoConfig:
     seed: int = 7
     drifts: str = "covariate@60,concept@100"
     warmup_s: float = 20.0          # quality "before" starts here: the first model needs labels
-    settle_s: float = 10.0          # after the stream: let the last labels and scores land
+    # after the stream: the longest wait for the last labels to be given and for every
+    # service's consumer group to drain its inputs (a condition, not a pause)
+    drain_timeout_s: float = 180.0
     label_delay_s: tuple[float, float] = (2.0, 6.0)
     label_noise: float = 0.01
     sample_rate: float = 0.05
@@ -107,6 +110,8 @@ class Demo:
                                    else config.duration_s, every=config.baseline_every)
         self.stopping = asyncio.Event()
         self.report: dict[str, Any] | None = None
+        self.drained_s: float | None = None
+        self.drain_error: str | None = None
 
     def _record_truth(self, events: list[SimulatedEvent] | Any, now_ms: int) -> None:
         for e in events:
@@ -163,7 +168,7 @@ class Demo:
         stream_task = asyncio.create_task(stream.run(self.stopping))
         last = [time.monotonic(), 0.0]
         learnt = 0
-        settle_until: float | None = None
+        drain: asyncio.Task[float] | None = None
         try:
             while True:
                 await asyncio.sleep(cfg.progress_every_s)
@@ -177,10 +182,12 @@ class Demo:
                 if self.stopping.is_set():
                     break
                 if stream_task.done():
-                    settle_until = settle_until or time.monotonic() + cfg.settle_s
-                    if time.monotonic() >= settle_until:
+                    drain = drain or asyncio.create_task(self._drain(bootstrap, topics, desk))
+                    if drain.done():
                         break
         finally:
+            if drain is not None and not drain.done():
+                drain.cancel()
             self.stopping.set()
             inner.set()
             await asyncio.gather(stream_task, *tasks, return_exceptions=True)
@@ -197,6 +204,27 @@ class Demo:
                                  "services": self.supervisor.services,
                                  "label_delay_s": list(cfg.label_delay_s),
                                  "dispute_rate": cfg.dispute_rate, "bad_rate": cfg.bad_rate}
+        self.report["drain"] = {"seconds": self.drained_s, "error": self.drain_error}
+
+    async def _drain(self, bootstrap: str, topics: Topics, desk: AnalystDesk) -> float:
+        """Wait until the analysts have given every label they owe and every service's group
+        has consumed (and committed) everything on its inputs: only then do the predictions,
+        labels and spans of the whole stream exist. Returns the seconds it took."""
+        started = time.monotonic()
+        deadline = started + self.config.drain_timeout_s
+        while desk.bot.waiting and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        inputs = self.supervisor.consumer_inputs(topics)
+        inputs[desk.group_id] = [topics.label_requests]
+        try:
+            await wait_until_drained(bootstrap, inputs,
+                                     timeout_s=max(1.0, deadline - time.monotonic()))
+        except NotDrained as exc:
+            self.drain_error = str(exc)
+            print(f"!! {exc}", flush=True)
+        self.drained_s = time.monotonic() - started
+        print(f"drained in {self.drained_s:.1f}s", flush=True)
+        return self.drained_s
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()

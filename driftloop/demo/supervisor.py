@@ -1,5 +1,6 @@
 """The demo supervisor: the embedded broker and every runnable service as separate processes,
-with the same DRIFTLOOP_ environment, started together, checked, and stopped in reverse order.
+with the same DRIFTLOOP_ environment, started together, checked, and stopped in data order
+(upstream first, the broker last), each after its inputs are drained.
 
 A service is runnable when ``services/<name>/app.py`` exists, so the demo picks up each
 service the day it lands, with no change here."""
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from driftloop.contracts import Topics
 from driftloop.demo.service_process import ServiceProcess
 
 #: Start order follows the data: ingest feeds features, features feed the scorer...
@@ -69,7 +71,22 @@ class Supervisor:
         })
         for service, port in self.config.ports.items():
             env[f"DRIFTLOOP_{service.upper()}_PORT"] = str(port)
+        for service in LOOP_ORDER:  # groups under the topic prefix: runs never share a group
+            env[f"DRIFTLOOP_{service.upper()}_GROUP"] = self.group_ids()[service]
         return env
+
+    def group_ids(self) -> dict[str, str]:
+        """Default group name -> the id this run's services use (under the topic prefix)."""
+        prefix = self.config.topic_prefix
+        ids = {service: f"{prefix}{service}" for service in LOOP_ORDER}
+        ids["features.repartition"] = f"{prefix}features.repartition"
+        return ids
+
+    def consumer_inputs(self, topics: Topics) -> dict[str, list[str]]:
+        """The input topics of every running service's consumer groups: the drain barrier."""
+        running = set(self.services)
+        return {group: names for group, names in topics.inputs_by_group(self.group_ids()).items()
+                if group.removeprefix(self.config.topic_prefix).split(".")[0] in running}
 
     def ready_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.config.ports[name]}/readyz"
@@ -104,8 +121,11 @@ class Supervisor:
         return [p.name for p in self.processes if not p.alive]
 
     def stop(self) -> dict[str, int | None]:
-        """Services first (they flush and commit), the broker last."""
+        """Services in data order (a service stops after the ones feeding it, so nothing new
+        reaches a stopped one), each flushing its spans and committing; the broker last."""
         codes = {}
-        for proc in reversed(self.processes):
+        services = [p for p in self.processes if p.name != "broker"]
+        broker = [p for p in self.processes if p.name == "broker"]
+        for proc in [*services, *broker]:
             codes[proc.name] = proc.stop(self.config.grace_s)
         return codes

@@ -128,11 +128,11 @@ class BatchLoop:
         try:
             await self._commit(offsets)
         except KafkaError as exc:
-            if not self._pipeline:
-                raise
-            # Raising here would lose the next batch, already polled and handled. The outputs
-            # are acknowledged, so nothing is lost: the next commit covers these offsets, or a
-            # restart re-delivers them (consumers de-duplicate by id).
+            # The outputs are acknowledged, so nothing is lost: the next commit covers these
+            # offsets, or a restart re-delivers them (consumers de-duplicate by id). Raising
+            # would gain nothing (the consumer's position has moved on either way), and would
+            # skip the batch's hop spans and metrics below, or in pipeline mode lose the next
+            # batch, already polled and handled.
             log.warning("commit failed, records may be re-delivered: %r", exc)
         self._positions.update(offsets)
         if hops is not None and self._hops is not None:

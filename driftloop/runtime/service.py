@@ -39,14 +39,25 @@ class _Service(Protocol):
     async def run(self, stopping: asyncio.Event) -> None: ...
 
 
+#: The longest a stopping service waits for its last spans to be exported.
+SPAN_FLUSH_TIMEOUT_MS = 5000
+
+
 def serve_service(name: str, settings: CommonSettings,
                   build: Callable[[], _Service]) -> None:
     """The ``main()`` of every service: logging, tracing (service.name = ``name``), then the
-    service built by ``build`` runs until SIGINT/SIGTERM."""
+    service built by ``build`` runs until SIGINT/SIGTERM. However it ends (a signal, an error),
+    the spans it recorded are exported before the process exits: left to the SDK's exit
+    hook, a service killed after its grace period loses the last seconds of every trace."""
     configure_logging(settings.log_level)
-    setup_tracing(name, otlp_endpoint=settings.otlp_endpoint, trace_file=settings.trace_file,
-                  sample_ratio=settings.trace_sample_ratio)
-    run_until_stopped(build().run)
+    provider = setup_tracing(name, otlp_endpoint=settings.otlp_endpoint,
+                             trace_file=settings.trace_file,
+                             sample_ratio=settings.trace_sample_ratio)
+    try:
+        run_until_stopped(build().run)
+    finally:
+        provider.force_flush(SPAN_FLUSH_TIMEOUT_MS)
+        provider.shutdown()
 
 
 async def connect_to_kafka(settings: CommonSettings, health: Health,

@@ -26,7 +26,7 @@ class AnalystDesk:
         self._clients = clients
         self._codec = codec
         self._topics = topics
-        self._group_id = group_id
+        self.group_id = group_id
         self.published: list[LabelDecision] = []
 
     def observe(self, events: Sequence[SimulatedEvent], now_ms: int) -> None:
@@ -36,7 +36,7 @@ class AnalystDesk:
 
     async def run(self, stopping: asyncio.Event, linger_s: float = 0.0) -> None:
         """Answer until ``stopping``; then keep publishing due labels for ``linger_s``."""
-        consumer = self._clients.consumer(self._topics.label_requests, group_id=self._group_id,
+        consumer = self._clients.consumer(self._topics.label_requests, group_id=self.group_id,
                                           auto_offset_reset="earliest")
         producer = self._clients.producer()
         await consumer.start()

@@ -123,7 +123,10 @@ def setup_tracing(
             export_timeout_millis=int(otlp_timeout_s * 1000),
         ))
     if trace_file is not None:
-        provider.add_span_processor(BatchSpanProcessor(JsonLinesExporter(trace_file)))
+        # Exported each second (the SDK's default is 5 s): a file is cheap to append to, and
+        # a process killed without warning loses at most that much.
+        provider.add_span_processor(BatchSpanProcessor(JsonLinesExporter(trace_file),
+                                                       schedule_delay_millis=1000))
     trace.set_tracer_provider(provider)
     return provider
 

@@ -20,7 +20,8 @@ from driftloop.contracts.schema_registry import LocalSchemaRegistry
 from tests.conftest import free_port
 from tests.integration.kafka_helpers import drain
 
-pytestmark = pytest.mark.e2e
+# the run's own deadlines (start, stream, drain) bound it; the suite's 300 s would cut it
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 DURATION_S = 110
 RATE = 800
@@ -34,11 +35,11 @@ def loop_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
     ports = {s: free_port() for s in ("ingest", "features", "scorer", "trainer", "monitor")}
     cmd = [sys.executable, "-c", "from driftloop.cli.main import app; app()", "demo",
            "--duration", str(DURATION_S), "--rate", str(RATE), "--seed", "11",
-           "--drifts", f"concept@{ONSET_S}", "--warmup", "28", "--settle", "10",
+           "--drifts", f"concept@{ONSET_S}", "--warmup", "28", "--drain-timeout", "180",
            "--label-delay", "3", "--output", str(out), "--bootstrap", kafka_bootstrap,
            "--topic-prefix", prefix,
            "--ports", ",".join(f"{k}={v}" for k, v in ports.items())]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=DURATION_S + 240)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=DURATION_S + 600)
     summary_path = out / "summary.json"
     assert summary_path.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
     return {"rc": proc.returncode, "out": out, "prefix": prefix,
@@ -56,6 +57,10 @@ def test_drift_detected_retrained_promoted_and_recovered(loop_run: dict) -> None
     q = s["quality_roc_auc"]["champion"]
     assert q["after"] is not None and q["after"] >= q["before"] - 0.02, loop_run["stdout"][-3000:]
     assert s["loop_closed"] and loop_run["rc"] == 0
+
+
+def test_every_service_drained_its_inputs_before_the_stop(loop_run: dict) -> None:
+    assert loop_run["summary"]["drain"]["error"] is None, loop_run["stdout"][-2000:]
 
 
 def _records(run: dict, base: str, expected: int) -> list:

@@ -3,6 +3,7 @@ within the deadline, the breaker opens, and the client recovers when Redis thaws
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -49,15 +50,20 @@ async def test_frozen_redis_degrades_fast(own_redis, tmp_path: Path) -> None:
     assert healthy.values[0]["merchant_fraud_rate_7d"] == 0.05  # the declared prior
 
     os.kill(proc.pid, signal.SIGSTOP)
-    started = time.perf_counter()
+    # Every lookup answers (degraded, at the declared defaults) although Redis never does:
+    # two deadlines pass, then the open breaker answers without asking Redis. How fast that
+    # is, is measured in bench/ (a test never judges a time).
     results = [await client.lookup(rows[:1]) for _ in range(5)]
-    elapsed = time.perf_counter() - started
     assert [r.degraded for r in results] == [True] * 5
+    assert results[-1].values == healthy.values[:1]
     assert client.breaker.state == "open"
-    assert elapsed < 2.0  # two 50 ms deadlines, then the open breaker answers at once
 
     os.kill(proc.pid, signal.SIGCONT)
-    time.sleep(0.6)
+    # after the breaker's reset time a trial lookup reaches the thawed Redis and closes it
+    deadline = time.monotonic() + 30
     recovered = await client.lookup(rows[:1])
+    while recovered.degraded and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        recovered = await client.lookup(rows[:1])
     assert not recovered.degraded and client.breaker.state == "closed"
     await client.close()

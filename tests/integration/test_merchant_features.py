@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import redis.asyncio as aioredis
 
 from driftloop.featurestore import FeatureDeclarations
@@ -159,7 +160,13 @@ async def test_merchant_features_match_brute_force_across_restarts(
         early = [world.label(e["event_id"], e["card_id"], e["event_time"] + 30_000)
                  for e in batch[:3]]
         await produce_labels(kafka_bootstrap, labels_topic, early)
-        await asyncio.sleep(0.3)
+        # the labels must be held (read, their events not seen yet) before the events come
+        for _ in range(600):
+            if all(service.labels.get(e["event_id"]) is not None for e in batch[:3]):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the early labels were never read")
         await produce_events(kafka_bootstrap, service.topics.valid, batch)
         for e in batch:
             world.accept(e)

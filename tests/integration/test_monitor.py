@@ -84,7 +84,13 @@ async def test_monitor_signals_requests_and_rolls_back(kafka_bootstrap: str, top
                                     actor="trainer")
         await produce(kafka_bootstrap, monitor.topics.lifecycle,
                       [(b"fraud", monitor.codec.encode(LIFECYCLE, promoted))])
-        await asyncio.sleep(1.0)  # the promotion is read before v2's predictions
+        # v2's predictions must come after the monitor has read the promotion
+        for _ in range(600):
+            if monitor.watcher.model("fraud").champion == v2.version:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the monitor never read v2's promotion")
         p3, l3 = predictions_and_labels(monitor, v2.version, 0.60, 3500, 600, 3,
                                         shift_from=0)
         await produce(kafka_bootstrap, monitor.topics.predictions, p3)
