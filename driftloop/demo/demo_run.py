@@ -243,6 +243,8 @@ class Demo:
             print(f"stopped: {codes}", flush=True)
         if self.report is None:
             return 2
+        # each service's exit status on SIGTERM: 0 when it stopped within its grace period
+        self.report["exit_codes"] = codes
         (cfg.output_dir / "summary.json").write_text(json.dumps(self.report, indent=2))
         plot_timeline(self.report, cfg.output_dir / "timeline.png")
         print(render_text(self.report))

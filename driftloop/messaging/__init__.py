@@ -6,6 +6,7 @@ Kafka-compatible broker for laptops and tests."""
 from __future__ import annotations
 
 from driftloop.messaging.admin import ensure_topics, wait_for_broker
+from driftloop.messaging.backoff import Backoff
 from driftloop.messaging.batch_loop import BatchLoop, Handler
 from driftloop.messaging.clients import KafkaClients
 from driftloop.messaging.deadletter import DeadLetterer
@@ -13,6 +14,7 @@ from driftloop.messaging.dedup import SeenIds
 from driftloop.messaging.publisher import Outbound, Publisher, PublishError
 
 __all__ = [
+    "Backoff",
     "BatchLoop",
     "DeadLetterer",
     "Handler",

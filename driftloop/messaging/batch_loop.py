@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
+from driftloop.messaging.backoff import Backoff
 from driftloop.messaging.deadletter import DeadLetterer
 from driftloop.messaging.publisher import Outbound, Publisher
 from driftloop.telemetry import HopSpans, ServiceMetrics
@@ -169,17 +170,14 @@ class BatchLoop:
             log.warning("commit failed after a rebalance, records will be re-delivered: %s", exc)
 
     async def run(self) -> None:
-        delay = 0.1
+        backoff = Backoff()
         try:
             while not self.stopping.is_set():
                 try:
                     await self.run_once()
-                    delay = 0.1
+                    backoff.reset()
                 except KafkaError as exc:
-                    log.warning("Kafka error in the batch loop, retrying in %.1fs: %r",
-                                delay, exc)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
+                    await backoff.wait(log, "the batch loop's Kafka call", exc)
         finally:
             try:
                 await self._settle()

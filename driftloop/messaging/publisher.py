@@ -15,6 +15,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
+from driftloop.messaging.backoff import Backoff
+
 log = logging.getLogger(__name__)
 
 
@@ -104,7 +106,7 @@ class Publisher:
         """Retry with capped exponential back-off until the broker takes the records: a broker
         hiccup must neither lose them nor crash the service. Duplicates from a retry after a
         lost acknowledgement are removed downstream by id."""
-        delay = 0.1
+        backoff = Backoff()
         while True:
             try:
                 await self.publish(records)
@@ -112,7 +114,5 @@ class Publisher:
             except PublishError as exc:
                 if stopping is not None and stopping.is_set():
                     raise
-                log.warning("publish failed, retrying in %.1fs: %s", delay, exc)
                 self._partitions.clear()  # and with them the partitions of keys
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                await backoff.wait(log, "publish", exc)

@@ -31,6 +31,7 @@ from driftloop.contracts.schema_registry import registry_for
 from driftloop.featurestore import FeatureDeclarations, ViewDeclaration
 from driftloop.featurestore.online_store import RedisOnlineStore, Row
 from driftloop.messaging import (
+    Backoff,
     BatchLoop,
     DeadLetterer,
     KafkaClients,
@@ -337,7 +338,7 @@ class Features:
     async def _write_online(self, views: Sequence[ViewDeclaration], online: Online) -> None:
         """Write until the store takes it: a store outage pauses consumption (and commits)
         instead of dropping features or dead-lettering good events."""
-        delay = 0.1
+        backoff = Backoff()
         while True:
             try:
                 for view in views:
@@ -352,9 +353,7 @@ class Features:
             except Exception as exc:
                 if self.stopping.is_set():
                     raise
-                log.warning("online write failed, retrying in %.1fs: %r", delay, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                await backoff.wait(log, "online write", exc)
 
     def _write_sqlite(self, view: ViewDeclaration, rows: dict[str, tuple[datetime, Row]]
                       ) -> None:

@@ -63,6 +63,12 @@ def test_every_service_drained_its_inputs_before_the_stop(loop_run: dict) -> Non
     assert loop_run["summary"]["drain"]["error"] is None, loop_run["stdout"][-2000:]
 
 
+def test_every_service_exits_cleanly_on_sigterm_within_its_grace(loop_run: dict) -> None:
+    codes = loop_run["summary"]["exit_codes"]
+    services = loop_run["summary"]["config"]["services"]
+    assert {name: codes.get(name) for name in services} == dict.fromkeys(services, 0)
+
+
 def _records(run: dict, base: str, expected: int) -> list:
     topic = Topics(prefix=run["prefix"]).name(base)
     return asyncio.run(drain(run["bootstrap"], topic, expected, timeout_s=30, settle_s=1))
