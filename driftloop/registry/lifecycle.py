@@ -50,3 +50,12 @@ def lifecycle_record(
         "lineage": string_lineage(mv.lineage if lineage is None else lineage),
         "at": int(time.time() * 1000),
     }
+
+
+def refusal_record(promotion: dict[str, Any], *, previous: str | None, reason: str,
+                   actor: str) -> dict[str, Any]:
+    """The REJECTED record a consumer publishes when it refuses a version a lifecycle record
+    asked it to serve (``promotion``, as decoded): same model, version and digest, who refused
+    it and why, and ``previous`` the version still serving."""
+    return {**promotion, "action": "REJECTED", "previous_version": previous, "reason": reason,
+            "actor": actor, "at": int(time.time() * 1000)}

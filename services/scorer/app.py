@@ -31,6 +31,7 @@ from driftloop.messaging import (
     Outbound,
     Publisher,
 )
+from driftloop.registry.lifecycle import refusal_record
 from driftloop.runtime import (
     Health,
     connect_to_kafka,
@@ -107,6 +108,7 @@ class Scorer:
         self.tracer = trace.get_tracer(SERVICE)
         self.health = Health(waiting_for={"broker", "topics", "model", "consumer"})
         self.publisher: Publisher | None = None
+        self._stopping = asyncio.Event()
         self._init_metrics()
 
     def _init_metrics(self) -> None:
@@ -124,6 +126,8 @@ class Scorer:
                                         ("reason",))
         self.swaps = m.counter("model_swaps_total", "Model changes, by role and result.",
                                ("role", "result"))
+        self.lifecycle_errors = m.counter(
+            "lifecycle_errors_total", "models.lifecycle records that failed to apply.")
         self.model_info = m.gauge("model_info", "1 for the version serving in each role.",
                                   ("role", "version", "baseline"))
 
@@ -172,9 +176,7 @@ class Scorer:
             model = await asyncio.to_thread(self.loader.load, record["model_name"],
                                             record["version"], record.get("sha256"))
         except ModelRejected as exc:
-            log.error("refused %s %s as %s: %s", record["model_name"], record["version"],
-                      role, exc)
-            self.swaps.labels(role, "refused").inc()
+            await self._refused(record, role, serving, exc)
             return False
         if role == "champion":
             self.holder.set_champion(model)
@@ -184,6 +186,21 @@ class Scorer:
         self._serving_changed()
         log.info("%s is now %s (%s)", role, model.version, record["action"])
         return True
+
+    async def _refused(self, record: dict[str, Any], role: str, serving: Model | None,
+                       exc: ModelRejected) -> None:
+        """Report a refused version: a log line, a counter, and a REJECTED record on
+        models.lifecycle so the people and services following it see why nothing changed."""
+        log.error("refused %s %s as %s, %s keeps serving: %s", record["model_name"],
+                  record["version"], role, serving.version if serving else "nothing", exc)
+        self.swaps.labels(role, "refused").inc()
+        if self.publisher is not None:
+            rejected = refusal_record(record, previous=serving.version if serving else None,
+                                      reason=f"scorer refused it as {role}: {exc}",
+                                      actor=SERVICE)
+            await self.publisher.publish_until_acked([Outbound(
+                self.topics.lifecycle, self.codec.encode(LIFECYCLE, rejected),
+                str(record["model_name"]).encode())])
 
     async def _follow_lifecycle(self, consumer: AIOKafkaConsumer, stopping: asyncio.Event
                                 ) -> None:
@@ -201,10 +218,19 @@ class Scorer:
                 for message in batch:
                     try:
                         record = self.codec.decode(message.value or b"", LIFECYCLE)
-                    except DecodeError as exc:
-                        log.error("unreadable lifecycle record at %s: %s", message.offset, exc)
-                        continue
-                    await self.apply_lifecycle(record)
+                        await self.apply_lifecycle(record)
+                    except Exception:  # one bad record must never stop later promotions
+                        log.exception("lifecycle record at offset %d not applied",
+                                      message.offset)
+                        self.lifecycle_errors.inc()
+
+    def _lifecycle_ended(self, task: asyncio.Task[None]) -> None:
+        """The follower ends only when the scorer stops; if it died instead, promotions would
+        be ignored from now on: the scorer is not ready (so it gets restarted or replaced)."""
+        if not task.cancelled() and (task.exception() is not None
+                                     or not self._stopping.is_set()):
+            log.error("the models.lifecycle follower died: %r", task.exception())
+            self.health.waiting("lifecycle")
 
     # -- stream path ---------------------------------------------------------------------
     @staticmethod
@@ -369,14 +395,18 @@ class Scorer:
                          max_records=self.settings.scorer_max_records,
                          on_batch=lambda n, s: self.batch_seconds.observe(s),
                          metrics=self.metrics)
+        self._stopping = stopping
         tasks = [asyncio.create_task(loop.run()),
                  asyncio.create_task(self._follow_lifecycle(lifecycle, stopping)),
                  asyncio.create_task(self._wait_for_assignment(consumer))]
+        tasks[1].add_done_callback(self._lifecycle_ended)
         log.info("scorer started: HTTP on %s:%d, consuming %s", self.settings.http_host,
                  self.settings.scorer_port, self.topics.valid)
         await stopping.wait()
         loop.stop()
-        await asyncio.gather(*tasks[:2])
+        await tasks[0]
+        # A follower that died was reported (log, readiness) when it did: stop cleanly anyway.
+        await asyncio.gather(tasks[1], return_exceptions=True)
         tasks[2].cancel()
         await consumer.stop()
         await lifecycle.stop()

@@ -56,6 +56,15 @@ class ModelLoader:
         return self.load_version(mv, expected_sha256)
 
     def load_version(self, mv: VersionInfo, expected_sha256: str | None = None) -> OnnxModel:
+        try:
+            return self._checked(mv, expected_sha256)
+        except ModelRejected:
+            raise
+        except Exception as exc:  # a check that breaks refuses the version, never the scorer
+            raise ModelRejected(f"{mv.model_name} {mv.version}: could not be checked: "
+                                f"{type(exc).__name__}: {exc}") from exc
+
+    def _checked(self, mv: VersionInfo, expected_sha256: str | None) -> OnnxModel:
         label = f"{mv.model_name} {mv.version}"
         if expected_sha256 and expected_sha256 != mv.sha256:
             raise ModelRejected(f"{label}: event names sha256 {expected_sha256[:12]}..., "
