@@ -269,6 +269,20 @@ class ModelRegistry:
             self._set(model_name, CHAMPION, target, "ROLLED_BACK", reason, actor)
         return self.get(model_name, target)
 
+    def champion_history(self, model_name: str) -> list[str]:
+        """Every version that has been champion: the current one first, then the earlier
+        ones, the most recently serving first. A consumer that cannot serve the champion
+        (a corrupt or incomplete version) falls back along this list."""
+        current = self._aliases(model_name).get(CHAMPION)
+        seen: list[str] = [current] if current else []
+        for event in reversed(self.history(model_name)):
+            if event.get("alias") != CHAMPION:
+                continue
+            for version in (event.get("version"), event.get("previous")):
+                if version and version not in seen:
+                    seen.append(str(version))
+        return seen
+
     def _replaced_by(self, model_name: str, version: str) -> str | None:
         """The champion ``version`` replaced when it was (last) promoted."""
         for event in reversed(self.history(model_name)):

@@ -140,23 +140,31 @@ class Scorer:
 
     # -- models --------------------------------------------------------------------------
     async def load_initial(self) -> None:
-        """Serve the registry's champion (and challenger) if any, else the baseline."""
+        """Serve the registry's champion, else the newest loadable former champion, else the
+        baseline; and the challenger if it loads. Says which, and what was refused."""
         name = self.domain.model_name
-        for role, fetch, install in (
-            ("champion", self.loader.champion, self.holder.set_champion),
-            ("challenger", self.loader.challenger, self.holder.set_challenger),
-        ):
-            try:
-                model = await asyncio.to_thread(fetch, name)
-            except ModelRejected as exc:
-                log.error("current %s of %s refused, keeping %s: %s", role, name,
-                          self.holder.snapshot().champion.version, exc)
-                self.swaps.labels(role, "refused").inc()
-                continue
-            if model is not None:
-                install(model)
+        start = await asyncio.to_thread(self.loader.champion, name)
+        for version, reason in start.refused:
+            log.error("%s %s refused as champion at start: %s", name, version, reason)
+            self.swaps.labels("champion", "refused").inc()
+        if start.model is not None:
+            self.holder.set_champion(start.model)
+        if start.refused:
+            self.swaps.labels("champion", "fallback").inc()
+        try:
+            challenger = await asyncio.to_thread(self.loader.challenger, name)
+        except ModelRejected as exc:
+            log.error("challenger of %s refused at start: %s", name, exc)
+            self.swaps.labels("challenger", "refused").inc()
+        else:
+            if challenger is not None:
+                self.holder.set_challenger(challenger)
         self._serving_changed()
-        log.info("serving %s", self.holder.snapshot().champion.version)
+        serving = self.holder.snapshot().champion.version
+        if start.refused:
+            log.warning("%s: the registry's champion cannot serve (%s refused); serving %s",
+                        name, ", ".join(v for v, _ in start.refused), serving)
+        log.info("serving %s", serving)
 
     async def apply_lifecycle(self, record: dict[str, Any]) -> bool:
         """Apply one models.lifecycle record; True if what serves changed. A version that

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from services.scorer.onnx_model import ModelRejected, OnnxModel
@@ -41,6 +42,17 @@ class ModelStore(Protocol):
     def load_onnx(self, mv: Any) -> bytes: ...
 
     def alias(self, model_name: str, alias: str) -> Any: ...
+
+    def champion_history(self, model_name: str) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class StartingChampion:
+    """What a starting scorer serves: ``model`` (None: no version loads, the baseline serves)
+    and every version refused on the way there, with the reason, current champion first."""
+
+    model: OnnxModel | None
+    refused: list[tuple[str, str]] = field(default_factory=list)
 
 
 class ModelLoader:
@@ -81,9 +93,21 @@ class ModelLoader:
         model.smoke_test()
         return model
 
-    def champion(self, model_name: str) -> OnnxModel | None:
-        mv = self._store.alias(model_name, "champion")
-        return None if mv is None else self.load_version(mv)
+    def champion(self, model_name: str) -> StartingChampion:
+        """The registry's champion or, when it cannot serve, the newest loadable version of
+        the alias's history (the champions before it, the most recent first): a restart must
+        never leave the scorer on nothing because the last promotion was bad."""
+        refused: list[tuple[str, str]] = []
+        try:
+            candidates = self._store.champion_history(model_name)
+        except Exception as exc:  # an unreadable registry: the baseline serves meanwhile
+            return StartingChampion(None, [("registry", f"{type(exc).__name__}: {exc}")])
+        for version in candidates:
+            try:
+                return StartingChampion(self.load(model_name, version), refused)
+            except ModelRejected as exc:
+                refused.append((version, str(exc)))
+        return StartingChampion(None, refused)
 
     def challenger(self, model_name: str) -> OnnxModel | None:
         mv = self._store.alias(model_name, "challenger")

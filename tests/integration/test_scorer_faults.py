@@ -15,6 +15,7 @@ from tests.integration.kafka_helpers import drain
 from tests.integration.test_scorer import (
     FEATURES,
     codec,
+    event,
     feature_client,
     publish_lifecycle,
     running,
@@ -106,3 +107,41 @@ async def test_a_dead_lifecycle_follower_makes_the_scorer_unready(
         await until(lambda: not service.health.ready, "readiness to go false")
         reply = await client.get("/readyz")
         assert reply.status_code == 503 and "lifecycle" in reply.text
+
+
+async def test_restart_on_a_bad_champion_serves_the_last_good_version(
+        kafka_bootstrap: str, redis_url: str, topic_prefix: str, tmp_path: Path) -> None:
+    """Good v1 promoted, a bad v2 (no features in its metadata) made champion: the scorer
+    once exited 1 on start and never became ready. It must serve v1 and say so."""
+    await write_features(redis_url)
+    root = tmp_path / "registry"
+    registry = ModelRegistry(str(root))
+    v1 = registry.register("fraud", logistic_onnx([0.2, 0.5, 1.0, -0.01], -2.0),
+                           metadata(FEATURES))
+    registry.promote("fraud", v1.version, "test", "pytest")
+    v2 = registry.register("fraud", logistic_onnx([0.1, 0.1, 0.1, 0.1], 0.0), metadata(FEATURES))
+    registry.promote("fraud", v2.version, "test", "pytest")
+    strip_metadata(root, v2, "features", "threshold")
+    settings = settings_for(kafka_bootstrap, topic_prefix, tmp_path)
+    async with running(settings, feature_client(redis_url, tmp_path)) as (service, client):
+        assert service.holder.snapshot().champion.version == "v0001"
+        reply = await client.post("/predict", json=[event(1)])
+        metrics = (await client.get("/metrics")).text
+    assert reply.status_code == 200
+    assert [p["model_version"] for p in reply.json()["predictions"]] == ["v0001"]
+    assert 'driftloop_scorer_model_swaps_total{result="refused",role="champion"} 1.0' in metrics
+    assert 'driftloop_scorer_model_swaps_total{result="fallback",role="champion"} 1.0' in metrics
+    assert ('driftloop_scorer_model_info{baseline="false",role="champion",version="v0001"} 1.0'
+            in metrics)
+
+
+async def test_restart_with_no_loadable_version_serves_the_baseline(
+        kafka_bootstrap: str, redis_url: str, topic_prefix: str, tmp_path: Path) -> None:
+    await write_features(redis_url)
+    registry = ModelRegistry(str(tmp_path / "registry"))
+    bad = registry.register("fraud", b"not an onnx model", metadata(FEATURES))
+    registry.promote("fraud", bad.version, "test", "pytest")
+    settings = settings_for(kafka_bootstrap, topic_prefix, tmp_path)
+    async with running(settings, feature_client(redis_url, tmp_path)) as (service, client):
+        reply = await client.post("/predict", json=[event(1)])
+    assert [p["model_version"] for p in reply.json()["predictions"]] == ["baseline-rules-1"]

@@ -140,3 +140,17 @@ def test_lifecycle_record_encodes(tmp_path: Path) -> None:
         "PROMOTED", "v0001", mv.sha256)
     with pytest.raises(ValueError):
         lifecycle_record("EXPLODED", mv, previous=None, reason="", actor="")
+
+
+def test_champion_history_is_most_recent_first(tmp_path: Path) -> None:
+    registry = ModelRegistry(str(tmp_path))
+    assert registry.champion_history("fraud") == []
+    for i in range(3):
+        registry.register("fraud", bytes([i]), META)
+    registry.promote("fraud", "v0001", "first", "trainer")
+    registry.promote("fraud", "v0002", "better", "trainer")
+    registry.rollback("fraud", "worse", "monitor")
+    registry.set_alias("fraud", "challenger", "v0003", "shadow it", "trainer")
+    assert registry.champion_history("fraud") == ["v0001", "v0002"]
+    registry.set_alias("fraud", "champion", "v0003", "by hand", "ops")
+    assert registry.champion_history("fraud") == ["v0003", "v0001", "v0002"]

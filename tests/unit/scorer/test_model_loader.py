@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from driftloop.registry import ModelRegistry
-from services.scorer.model_loader import ModelLoader
+from services.scorer.model_loader import ModelLoader, StartingChampion
 from services.scorer.onnx_model import ModelRejected
 from tests.unit.scorer.onnx_factory import logistic_onnx, metadata
 
@@ -32,11 +32,48 @@ def test_good_version_loads_and_scores(registry: ModelRegistry) -> None:
 
 
 def test_champion_alias(registry: ModelRegistry) -> None:
-    assert ModelLoader(registry).champion("fraud") is None
+    assert ModelLoader(registry).champion("fraud") == StartingChampion(None, [])
     mv = registry.register("fraud", logistic_onnx([1.0, 2.0, 0.5], 0.0), metadata(FEATURES))
     registry.promote("fraud", mv.version, "test", "pytest")
-    champion = ModelLoader(registry).champion("fraud")
-    assert champion is not None and champion.version == "v0001"
+    start = ModelLoader(registry).champion("fraud")
+    assert start.model is not None and start.model.version == "v0001" and start.refused == []
+
+
+def corrupt(root: Path, version: str) -> None:
+    path = root / "models" / "fraud" / "versions" / version / "model.onnx"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_a_bad_champion_falls_back_to_the_newest_loadable_former_one(
+        registry: ModelRegistry, tmp_path: Path) -> None:
+    """v1, v2 and v3 served in turn, v3 was rolled back to v2, then v4 was promoted: the
+    champions before v4, the most recent first, are v2, v3, v1. With v4 and v2 corrupt the
+    start serves v3."""
+    good = logistic_onnx([1.0, 2.0, 0.5], 0.0)
+    for _ in range(4):
+        registry.register("fraud", good, metadata(FEATURES))
+    for version in ("v0001", "v0002", "v0003"):
+        registry.promote("fraud", version, "test", "pytest")
+    registry.rollback("fraud", "worse", "pytest")
+    registry.promote("fraud", "v0004", "test", "pytest")
+    assert registry.champion_history("fraud") == ["v0004", "v0002", "v0003", "v0001"]
+    corrupt(tmp_path / "registry", "v0004")
+    corrupt(tmp_path / "registry", "v0002")
+    start = ModelLoader(ModelRegistry(str(tmp_path / "registry"))).champion("fraud")
+    assert start.model is not None and start.model.version == "v0003"
+    assert [version for version, _ in start.refused] == ["v0004", "v0002"]
+    assert all("sha256" in reason for _, reason in start.refused)
+
+
+def test_no_loadable_champion_leaves_the_baseline(registry: ModelRegistry,
+                                                   tmp_path: Path) -> None:
+    registry.register("fraud", b"not onnx", metadata(FEATURES))
+    registry.promote("fraud", "v0001", "test", "pytest")
+    start = ModelLoader(registry).champion("fraud")
+    assert start.model is None
+    assert [version for version, _ in start.refused] == ["v0001"]
 
 
 def test_flipped_byte_is_refused(registry: ModelRegistry, tmp_path: Path) -> None:
