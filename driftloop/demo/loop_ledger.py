@@ -15,6 +15,7 @@ class ChampionPrediction:
     model_version: str
     score: float
     scored_at_ms: int
+    threshold: float = 0.5  # the served model's operating threshold (the record's)
 
 
 @dataclass
@@ -68,7 +69,8 @@ class LoopLedger:
         scored = record.get("scored_at", seen_ms)
         scored_ms = int(scored.timestamp() * 1000) if hasattr(scored, "timestamp") else int(scored)
         self.predictions[event_id] = ChampionPrediction(event_id, version, float(record["score"]),
-                                                        scored_ms)
+                                                        scored_ms,
+                                                        float(record.get("threshold", 0.5)))
         if self.champion is None:
             self.champion = version
 

@@ -1,6 +1,7 @@
 """The final report: when the drift began, was detected, retraining was requested and a new
-model promoted; the champion's quality before, during and after; the baselines beside it;
-and whether the loop closed. Built from the ledger (the topics) and the simulator's truth."""
+model promoted; the champion's quality before, during and after; the scoreboard of the loop
+against the baselines on the same events; whether the loop closed and whether it beat them.
+Built from the ledger (the topics), the baselines and the simulator's truth."""
 
 from __future__ import annotations
 
@@ -8,18 +9,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from driftloop.demo.baselines import BaselineScore
+from driftloop.demo.baselines import RIVER_THRESHOLD, TITLES, Baselines
 from driftloop.demo.loop_ledger import LoopLedger
 from driftloop.demo.roc_auc import roc_auc
+from driftloop.demo.scoreboard import FIGURES, ModelScores, build_scoreboard
 
 #: post-promotion quality must come back within this much ROC AUC of pre-drift quality
 RECOVERY_TOLERANCE = 0.02
+#: the closed loop's name on the scoreboard
+LOOP = "closed_loop"
+
+#: ``driftloop demo``'s exit status: the loop closed and beat the baselines; the loop did not
+#: close; it closed but the best baseline did better (accuracy or mean per-window ROC AUC)
+EXIT_BEAT, EXIT_NOT_CLOSED, EXIT_CLOSED_BUT_LOST = 0, 1, 3
 
 
 @dataclass(frozen=True, slots=True)
 class Truth:
     offset_s: float
-    is_fraud: bool
+    label: bool
 
 
 def _auc_between(pairs: list[tuple[float, float, bool]], lo: float, hi: float) -> float | None:
@@ -31,7 +39,45 @@ def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-def build_report(ledger: LoopLedger, truth: Mapping[str, Truth], baselines: list[BaselineScore],
+def scoreboard_of(ledger: LoopLedger, truth: Mapping[str, Truth], baselines: Baselines, *,
+                  duration_s: float, drift_onset_s: float | None,
+                  window_s: float = 10.0) -> dict[str, Any]:
+    """The scoreboard on the events every model scored: those the baselines chose (all, or a
+    seeded share) that the champion scored too, each model at its own threshold."""
+    offsets: list[float] = []
+    labels: list[bool] = []
+    loop_scores: list[float] = []
+    loop_thresholds: list[float] = []
+    others: dict[str, list[float]] = {name: [] for name in baselines.models}
+    for b in baselines.scores:
+        served = ledger.predictions.get(b.event_id)
+        known = truth.get(b.event_id)
+        if served is None or known is None:
+            continue
+        offsets.append(b.offset_s)
+        labels.append(known.label)
+        loop_scores.append(served.score)
+        loop_thresholds.append(served.threshold)
+        for name, score in b.scores.items():
+            others[name].append(score)
+    models = {LOOP: ModelScores(loop_scores, loop_thresholds),
+              **{n: ModelScores.at(s, RIVER_THRESHOLD) for n, s in others.items()}}
+    board = build_scoreboard(offsets, labels, models, loop=LOOP, duration_s=duration_s,
+                             drift_onset_s=drift_onset_s, window_s=window_s)
+    board["sampled_share"] = baselines.share
+    board["sampled_events"] = len(baselines.scores)
+    board["labels_learnt"] = baselines.learnt
+    board["cost_per_event"] = baselines.costs()
+    return board
+
+
+def exit_code(report: Mapping[str, Any]) -> int:
+    if not report["loop_closed"]:
+        return EXIT_NOT_CLOSED
+    return EXIT_BEAT if report["beat_baselines"] else EXIT_CLOSED_BUT_LOST
+
+
+def build_report(ledger: LoopLedger, truth: Mapping[str, Truth], baselines: Baselines,
                  *, started_ms: int, duration_s: float, concept_onset_s: float | None,
                  covariate_onset_s: float | None, warmup_s: float, bin_s: float = 10.0,
                  sent: int = 0, bad_sent: int = 0) -> dict[str, Any]:
@@ -47,10 +93,8 @@ def build_report(ledger: LoopLedger, truth: Mapping[str, Truth], baselines: list
     promoted = ledger.first("kept", requested["seen_ms"] if requested else onset_ms)
     promoted_s = rel(promoted["seen_ms"]) if promoted else None
     onset_s = concept_onset_s if concept_onset_s is not None else duration_s
-    champion = [(truth[p.event_id].offset_s, p.score, truth[p.event_id].is_fraud)
+    champion = [(truth[p.event_id].offset_s, p.score, truth[p.event_id].label)
                 for p in ledger.predictions.values() if p.event_id in truth]
-    static = [(b.offset_s, b.static, b.is_fraud) for b in baselines]
-    online = [(b.offset_s, b.online, b.is_fraud) for b in baselines]
     end = duration_s + 1e9
     before = _auc_between(champion, warmup_s, onset_s)
     during = _auc_between(champion, onset_s, promoted_s if promoted_s is not None else end)
@@ -69,19 +113,12 @@ def build_report(ledger: LoopLedger, truth: Mapping[str, Truth], baselines: list
                     recovered_s, after = at, rest
                     break
     closed = promoted is not None and recovered_s is not None
-    timeline = []
-    t = 0.0
-    while t < duration_s:
-        timeline.append({
-            "t_s": t,
-            "champion": _r(_auc_between(champion, t, t + bin_s)),
-            "static": _r(_auc_between(static, t, t + bin_s)),
-            "online": _r(_auc_between(online, t, t + bin_s)),
-        })
-        t += bin_s
+    board = scoreboard_of(ledger, truth, baselines, duration_s=duration_s,
+                          drift_onset_s=concept_onset_s, window_s=bin_s)
     valid_ids = len(truth)
     return {
         "loop_closed": closed,
+        "beat_baselines": board["verdict"]["beat_baselines"],
         "events": {"sent": sent, "bad_sent": bad_sent, "valid": ledger.valid,
                    "deadletter": ledger.deadletter,
                    "deadletter_reasons": dict(ledger.deadletter_reasons),
@@ -118,13 +155,9 @@ def build_report(ledger: LoopLedger, truth: Mapping[str, Truth], baselines: list
             "champion": {"before": _r(before), "during": _r(during), "after": _r(after),
                          "cumulative": _r(_auc_between(champion, 0, end)),
                          "post_drift": _r(_auc_between(champion, onset_s, end))},
-            "static_baseline": {"cumulative": _r(_auc_between(static, 0, end)),
-                                "post_drift": _r(_auc_between(static, onset_s, end))},
-            "online_baseline": {"cumulative": _r(_auc_between(online, 0, end)),
-                                "post_drift": _r(_auc_between(online, onset_s, end))},
             "recovery_tolerance": RECOVERY_TOLERANCE,
         },
-        "timeline": timeline,
+        "scoreboard": board,
     }
 
 
@@ -150,13 +183,62 @@ def render_text(report: dict[str, Any]) -> str:
         f"(recovery time {s(t['recovery_time'])}s)",
         f"  champion ROC AUC      before {s(q['champion']['before'])}  during "
         f"{s(q['champion']['during'])}  after {s(q['champion']['after'])}",
-        "  cumulative / post-drift ROC AUC:",
-        f"    closed loop         {s(q['champion']['cumulative'])} / "
-        f"{s(q['champion']['post_drift'])}",
-        f"    static model        {s(q['static_baseline']['cumulative'])} / "
-        f"{s(q['static_baseline']['post_drift'])}",
-        f"    River online LR     {s(q['online_baseline']['cumulative'])} / "
-        f"{s(q['online_baseline']['post_drift'])}",
-        f"  loop closed: {'YES' if report['loop_closed'] else 'NO'}",
+        f"  champion ROC AUC, all events: cumulative {s(q['champion']['cumulative'])}, "
+        f"post-drift {s(q['champion']['post_drift'])}",
+        *render_scoreboard(report["scoreboard"]),
+        f"  loop closed: {'YES' if report['loop_closed'] else 'NO'}; beat the baselines: "
+        f"{'YES' if report['beat_baselines'] else 'NO'} (exit {exit_code(report)})",
     ]
     return "\n".join(lines)
+
+
+_TITLES = {LOOP: "closed loop", **TITLES}
+_HEADS = {"accuracy": "acc", "roc_auc": "AUC", "mean_window_roc_auc": "wAUC"}
+
+
+def _row(title: str, values: list[float | None]) -> str:
+    cells = ["     -" if v is None else f"{v:6.3f}" for v in values]
+    return (f"    {title:<32}{' '.join(cells[:len(FIGURES)])}  |  "
+            f"{' '.join(cells[len(FIGURES):])}")
+
+
+def render_scoreboard(board: Mapping[str, Any]) -> list[str]:
+    """The table of every model x figure (cumulative | post-drift), each figure's ratio to
+    the best baseline's, the verdict with its margins, and each learner's cost per event."""
+    spans = [board["cumulative"], board["post_drift"] or {"figures": {}}]
+    names = [board["loop"], *board["baselines"]]
+
+    def figs(name: str, key: str | None = None) -> list[float | None]:
+        out: list[float | None] = []
+        for span in spans:
+            f = span["figures"].get(name)
+            out += [None if f is None else (f[key][x] if key else f[x]) for x in FIGURES]
+        return out
+
+    share = board.get("sampled_share", 1.0)
+    heads = " ".join(f"{_HEADS[f]:>6}" for f in FIGURES)
+    lines = [
+        f"  scoreboard: the same {board['events']} events ({board['positives']} positive) for "
+        f"every model{'' if share >= 1 else f', a seeded {share:.0%} of the stream'}; "
+        f"wAUC = mean ROC AUC of {board['window_s']:g} s windows",
+        f"    {'':<32}{'cumulative':^20}  |  post-drift (from t={board['drift_onset_s']}s)",
+        f"    {'model':<32}{heads}  |  {heads}",
+        *(_row(_TITLES.get(n, n), figs(n)) for n in names),
+        _row("closed loop / best baseline", figs(board["loop"], "vs_best_baseline")),
+    ]
+    v = board["verdict"]
+    lines.append(f"  the closed loop {'beat' if v['beat_baselines'] else 'lost to'} the best "
+                 "baseline (cumulative):")
+    for f, title in (("accuracy", "accuracy"), ("mean_window_roc_auc", "mean window AUC")):
+        lines.append(f"    {title:<16} {v[f]['loop']} vs {v[f]['best']} "
+                     f"({_TITLES.get(v[f]['best_baseline'] or '', '-')}): margin "
+                     f"{v[f]['margin']}, ratio {v[f]['ratio']}"
+                     f"{'' if v[f]['beat'] else '  <- lost'}")
+    costs = board.get("cost_per_event", {})
+    if costs:
+        lines.append(f"  baseline cost per event if every event is scored "
+                     f"({board['labels_learnt']} labels learnt), in this process:")
+        lines += [f"    {_TITLES.get(n, n):<32}{c['us_per_event']} us (predict "
+                  f"{c['predict_us']} us, learn {c['learn_us']} us a label; at most "
+                  f"{c['max_events_per_s']} events/s on a core)" for n, c in costs.items()]
+    return lines

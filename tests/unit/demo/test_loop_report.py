@@ -1,24 +1,30 @@
-"""Report pieces without a broker: ROC AUC, the ledger, the report's times and verdict,
-the supervisor's environment and a clean process-group stop."""
+"""Report pieces without a broker: ROC AUC, the ledger, the report's times and verdicts (loop
+closed; baselines beaten, and the exit status they give), the supervisor's environment and a
+clean process-group stop."""
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from driftloop.demo import (
+    Baselines,
     LoopLedger,
     ServiceProcess,
     Supervisor,
     SupervisorConfig,
     Truth,
     build_report,
+    exit_code,
     plot_timeline,
+    render_text,
     roc_auc,
 )
+from driftloop.demo.baselines import LEARNERS, BaselineScore
 
 
 def test_roc_auc_exact() -> None:
@@ -27,9 +33,26 @@ def test_roc_auc_exact() -> None:
     assert roc_auc([0.1, 0.2], [1, 1]) is None
 
 
-def _pred(event_id: str, version: str, score: float, shadow: bool = False) -> dict:
+def _pred(event_id: str, version: str, score: float, shadow: bool = False,
+          threshold: float = 0.5) -> dict:
     return {"event_id": event_id, "model_version": version, "score": score, "shadow": shadow,
-            "scored_at": 0}
+            "scored_at": 0, "threshold": threshold}
+
+
+def test_ledger_keeps_the_served_threshold() -> None:
+    ledger = LoopLedger()
+    ledger.add("predictions", _pred("a", "v1", 0.9, threshold=0.7), 1)
+    ledger.add("predictions", {"event_id": "b", "model_version": "v0", "score": 0.1,
+                               "scored_at": 0}, 2)  # a record from before the field
+    assert (ledger.predictions["a"].threshold, ledger.predictions["b"].threshold) == (0.7, 0.5)
+
+
+def _baselines(truth: dict[str, Truth], score: Callable[[Truth], float]) -> Baselines:
+    """One baseline (not trained here) whose score of every event is given."""
+    b = Baselines(lambda e: {}, freeze_after_s=0.0, learners={"river_lr": LEARNERS["river_lr"]})
+    b.scores.extend(BaselineScore(e, t.offset_s, {"river_lr": score(t)})
+                    for e, t in truth.items())
+    return b
 
 
 def test_ledger_keeps_first_champion_prediction_and_counts_duplicates() -> None:
@@ -62,7 +85,9 @@ def test_report_times_and_verdict(tmp_path: Path) -> None:
     ledger.add("models.lifecycle", {"action": "PROMOTED", "version": "v9"}, start + 60_000)
     ledger.add("models.lifecycle", {"action": "ROLLED_BACK", "version": "v1"}, start + 65_000)
     ledger.add("models.lifecycle", {"action": "PROMOTED", "version": "v2"}, start + 70_000)
-    report = build_report(ledger, truth, [], started_ms=start, duration_s=100,
+    # a baseline that ranks perfectly but decides every event negative at 0.5
+    flat = _baselines(truth, lambda t: 0.4 if t.label else 0.3)
+    report = build_report(ledger, truth, flat, started_ms=start, duration_s=100,
                           concept_onset_s=50, covariate_onset_s=None, warmup_s=0)
     assert report["times_s"]["drift_detected"] == 55.0
     assert report["times_s"]["retrain_requested"] == 56.0
@@ -75,8 +100,25 @@ def test_report_times_and_verdict(tmp_path: Path) -> None:
     assert report["quality_roc_auc"]["champion"]["during"] == 0.0
     assert report["quality_roc_auc"]["champion"]["after"] == 1.0
     assert report["loop_closed"] is True
+    board = report["scoreboard"]
+    assert (board["events"], board["positives"]) == (400, 40)
+    loop = board["cumulative"]["figures"]["closed_loop"]
+    # 300 events good (all right), 100 bad (all wrong: 0.5 reaches the threshold, 0.1 not);
+    # windows: five at 1, two at 0, one half bad (90/144 pairs), two at 1
+    assert (loop["accuracy"], loop["mean_window_roc_auc"]) == (0.75, 0.7625)
+    assert board["cumulative"]["figures"]["river_lr"]["accuracy"] == 0.9
+    assert board["verdict"]["accuracy"]["margin"] == -0.15
+    assert report["beat_baselines"] is False and exit_code(report) == 3
+    text = render_text(report)
+    assert "lost to the best baseline" in text and "River online LR" in text
     plot_timeline(report, tmp_path / "t.png")
     assert (tmp_path / "t.png").stat().st_size > 10_000
+
+
+def test_exit_code_says_closed_and_beat_closed_but_lost_or_not_closed() -> None:
+    assert exit_code({"loop_closed": True, "beat_baselines": True}) == 0
+    assert exit_code({"loop_closed": True, "beat_baselines": False}) == 3
+    assert exit_code({"loop_closed": False, "beat_baselines": True}) == 1
 
 
 def test_supervisor_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
