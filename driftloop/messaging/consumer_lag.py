@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -95,10 +95,12 @@ async def _partitions(reader: AIOKafkaConsumer, topic: str) -> set[int]:
 
 async def wait_until_drained(bootstrap: str, inputs: Mapping[str, Sequence[str]], *,
                              timeout_s: float = 120.0, poll_s: float = 0.5,
-                             confirmations: int = 2) -> float:
+                             confirmations: int = 2,
+                             progress: Callable[[dict[str, int]], None] | None = None
+                             ) -> float:
     """Return (seconds waited) once every group has lag 0, ``confirmations`` reads in a row
     (a record in flight between two services shows up as lag downstream on the next read);
-    raise ``NotDrained`` with the last lags at the deadline."""
+    raise ``NotDrained`` with the last lags at the deadline. ``progress`` sees every read."""
     started = time.monotonic()
     deadline = started + timeout_s
     in_a_row = 0
@@ -109,6 +111,8 @@ async def wait_until_drained(bootstrap: str, inputs: Mapping[str, Sequence[str]]
         except KafkaError:
             in_a_row = 0  # a broker hiccup is not a verdict: read again
         else:
+            if progress is not None:
+                progress(lags)
             in_a_row = in_a_row + 1 if not any(lags.values()) else 0
             if in_a_row >= confirmations:
                 return time.monotonic() - started
