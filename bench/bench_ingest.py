@@ -1,4 +1,7 @@
-"""Ingest throughput and added latency, one ingest process, over events.raw and HTTP."""
+"""Ingest throughput and added latency, one ingest process, over events.raw and HTTP; beside
+its anchors in the same run: an aiokafka batch passthrough process (events.raw -> out, no
+parsing or validation) on the same backlog, and fastavro's ``schemaless_writer`` alone on the
+same events."""
 
 from __future__ import annotations
 
@@ -9,9 +12,11 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.stack import embedded_broker, free_port, percentile, service_process
+from bench.anchors import Figure, fastavro_encode_rate, passthrough, print_figures, spawned
+from bench.stack import embedded_broker, free_port, percentile, scaled, service_process
 from driftloop.contracts import AvroCodec, load_schemas
 from driftloop.contracts.schema_registry import LocalSchemaRegistry
+from driftloop.messaging import ensure_topics
 
 N_RAW = 200_000
 N_HTTP = 100_000
@@ -71,7 +76,19 @@ async def count_until(bootstrap: str, topic: str, n: int, timeout_s: float = 120
     return last
 
 
-async def run() -> None:
+async def backlog_rate(bootstrap: str, source: str, sink: str, n: int, prefix: str) -> float:
+    """Events/s of whatever moves ``source`` to ``sink``: one event through first (so the
+    consumer group has joined), then the clock runs from the first batch of ``n`` offered to
+    the last one arriving on ``sink`` (the reader drains while the rest is still arriving)."""
+    await preload(bootstrap, source, events(1, f"{prefix}warmup"))
+    await count_until(bootstrap, sink, 1)
+    started = await preload(bootstrap, source, events(n, prefix))
+    last = await count_until(bootstrap, sink, n + 1)
+    return n / (last - started)
+
+
+async def run(anchors: bool = True) -> None:
+    n_raw, n_http = scaled(N_RAW, 1000), scaled(N_HTTP, 4 * HTTP_BATCH)
     with embedded_broker() as bootstrap:
         port = free_port()
         prefix = "bench."
@@ -80,24 +97,24 @@ async def run() -> None:
                "DRIFTLOOP_TOPIC_PARTITIONS": "4"}
         base = f"http://127.0.0.1:{port}"
         rows = []
+        figures = []
         with service_process("ingest", env, f"{base}/readyz"):
             # /readyz answers once the broker and topics are there, but the consumer group
             # join takes a few seconds more on Tansu (it holds JoinGroup for about half the
-            # session timeout, 10 s in aiokafka): one event through first, so that neither
-            # measure below includes the join.
-            await preload(bootstrap, f"{prefix}events.raw", events(1, "warmup"))
-            await count_until(bootstrap, f"{prefix}events.valid", 1)
-
+            # session timeout, 10 s in aiokafka): one event through first (backlog_rate), so
+            # that no measure below includes the join.
             # 1. events.raw backlog: the clock starts when the first batch is offered; ingest
             # drains the topic while the rest is still arriving (much faster than it reads).
-            started = await preload(bootstrap, f"{prefix}events.raw", events(N_RAW, "r"))
-            last = await count_until(bootstrap, f"{prefix}events.valid", N_RAW + 1)
-            rows.append(("events.raw backlog", N_RAW / (last - started), "", ""))
+            raw_rate = await backlog_rate(bootstrap, f"{prefix}events.raw",
+                                          f"{prefix}events.valid", n_raw, "r")
+            rows.append(("events.raw backlog", raw_rate, "", ""))
+            if anchors:
+                figures += await anchor_figures(bootstrap, prefix, n_raw, raw_rate)
 
             # 2. HTTP batches of 500 from 4 concurrent clients.
             bodies = [b"[" + b",".join(chunk) + b"]" for chunk in
                       (lambda evs: [evs[i:i + HTTP_BATCH] for i in range(0, len(evs), HTTP_BATCH)])(
-                          events(N_HTTP, "h"))]
+                          events(n_http, "h"))]
             latencies: list[float] = []
 
             async def client(part: list[bytes]) -> None:
@@ -111,12 +128,12 @@ async def run() -> None:
             t0 = time.perf_counter()
             await asyncio.gather(*(client(bodies[i::4]) for i in range(4)))
             elapsed = time.perf_counter() - t0
-            rows.append((f"HTTP batches of {HTTP_BATCH}", N_HTTP / elapsed,
+            rows.append((f"HTTP batches of {HTTP_BATCH}", n_http / elapsed,
                          f"{percentile(latencies, 0.5):.1f}", f"{percentile(latencies, 0.99):.1f}"))
 
             # 3. Added latency at a steady 5,000 events/s over events.raw.
             lat: list[float] = []
-            rate, seconds = 5000, 5
+            rate, seconds = 5000, scaled(5)
             producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
             await producer.start()
             consumer_lat = asyncio.create_task(latency_probe(bootstrap, prefix, rate * seconds,
@@ -140,6 +157,23 @@ async def run() -> None:
     for name, rate_, p50, p99 in rows:
         shown = "" if rate_ != rate_ else f"{rate_:,.0f}"
         print(f"{name:<28}{shown:>12}{p50:>10}{p99:>10}")
+    if figures:
+        print_figures(figures)
+
+
+async def anchor_figures(bootstrap: str, prefix: str, n: int, raw_rate: float
+                         ) -> list[Figure]:
+    """The same backlog through a bare passthrough process, and fastavro encoding alone."""
+    source, sink = f"{prefix}anchor.raw", f"{prefix}anchor.out"
+    await ensure_topics(bootstrap, [source, sink], 4)
+    with spawned(passthrough, bootstrap, source, sink, f"{prefix}anchor"):
+        passed = await backlog_rate(bootstrap, source, sink, n, "a")
+    records = [orjson.loads(e) for e in events(n, "f")]
+    encoded = fastavro_encode_rate(records, "card_transaction.avsc")
+    return [Figure("events.raw backlog vs aiokafka passthrough", raw_rate, passed,
+                   "events/s", ">= 0.3x"),
+            Figure("events.raw backlog vs fastavro encode alone", raw_rate, encoded,
+                   "events/s")]
 
 
 async def latency_probe(bootstrap: str, prefix: str, n: int, out: list[float]) -> None:
@@ -166,8 +200,8 @@ async def latency_probe(bootstrap: str, prefix: str, n: int, out: list[float]) -
         await consumer.stop()
 
 
-def main() -> None:
-    asyncio.run(run())
+def main(anchors: bool = True) -> None:
+    asyncio.run(run(anchors))
 
 
 if __name__ == "__main__":
