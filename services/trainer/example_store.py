@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ CREATE TABLE IF NOT EXISTS labels (
     labelled_by TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -63,82 +65,122 @@ class ExampleStore:
     def __init__(self, path: Path | str) -> None:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # One connection, used by the consumer's handler and by the training thread at once:
+        # every method holds the lock, so no transaction interleaves with another.
+        self._lock = threading.RLock()
         self._db = sqlite3.connect(str(path), check_same_thread=False)
         self._db.executescript(_SCHEMA)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.commit()
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def add_predictions(self, predictions: Iterable[dict[str, Any]]) -> int:
         """Store champion predictions; returns how many were new. Skipped: shadow scores (not
         what serving acted on) and degraded ones (the online store was down or slow, so their
         online features are the declared defaults, not the event's: a model learning from
         them learns that defaults predict whatever those events turned out to be)."""
-        rows = [(p["event_id"], _millis(p["event_time"]), p["model_version"],
-                 json.dumps(p["features"], sort_keys=True))
-                for p in predictions
-                if not p.get("shadow", False) and not p.get("degraded", False)]
-        before = self._db.total_changes
-        self._db.executemany(
-            "INSERT OR IGNORE INTO predictions (event_id, event_time, model_version, features)"
-            " VALUES (?, ?, ?, ?)", rows)
-        self._db.commit()
-        return self._db.total_changes - before
+        with self._lock:
+            rows = [(p["event_id"], _millis(p["event_time"]), p["model_version"],
+                     json.dumps(p["features"], sort_keys=True))
+                    for p in predictions
+                    if not p.get("shadow", False) and not p.get("degraded", False)]
+            before = self._db.total_changes
+            self._db.executemany(
+                "INSERT OR IGNORE INTO predictions (event_id, event_time, model_version,"
+                " features) VALUES (?, ?, ?, ?)", rows)
+            self._db.commit()
+            return self._db.total_changes - before
 
     def add_labels(self, labels: Iterable[dict[str, Any]]) -> int:
         """Store labels; returns how many were new (duplicates do not count)."""
-        rows = [(lab["event_id"], int(lab["label"]), _millis(lab["labelled_at"]),
-                 lab.get("labelled_by", "")) for lab in labels]
-        before = self._db.total_changes
-        self._db.executemany(
-            "INSERT OR IGNORE INTO labels (event_id, label, labelled_at, labelled_by)"
-            " VALUES (?, ?, ?, ?)", rows)
-        self._db.commit()
-        return self._db.total_changes - before
+        with self._lock:
+            rows = [(lab["event_id"], int(lab["label"]), _millis(lab["labelled_at"]),
+                     lab.get("labelled_by", "")) for lab in labels]
+            before = self._db.total_changes
+            self._db.executemany(
+                "INSERT OR IGNORE INTO labels (event_id, label, labelled_at, labelled_by)"
+                " VALUES (?, ?, ?, ?)", rows)
+            self._db.commit()
+            return self._db.total_changes - before
 
     def marks(self) -> Marks:
-        pred = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM predictions").fetchone()[0]
-        lab = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM labels").fetchone()[0]
-        return Marks(int(pred), int(lab))
+        with self._lock:
+            pred = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM predictions").fetchone()
+            lab = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM labels").fetchone()
+            return Marks(int(pred[0]), int(lab[0]))
 
     def examples(self, marks: Marks | None = None) -> list[Example]:
         """Labelled examples up to ``marks`` and from its ``since_ms`` on (default:
         everything), oldest event first."""
-        marks = marks or self.marks()
-        cursor = self._db.execute(
-            "SELECT p.event_id, p.event_time, p.features, l.label, l.labelled_at,"
-            " p.model_version FROM predictions p JOIN labels l ON p.event_id = l.event_id"
-            " WHERE p.seq <= ? AND l.seq <= ? AND p.event_time >= ?"
-            " ORDER BY p.event_time, p.event_id",
-            (marks.prediction_seq, marks.label_seq, marks.since_ms))
+        with self._lock:
+            marks = marks or self.marks()
+            cursor = self._db.execute(
+                "SELECT p.event_id, p.event_time, p.features, l.label, l.labelled_at,"
+                " p.model_version FROM predictions p JOIN labels l ON p.event_id = l.event_id"
+                " WHERE p.seq <= ? AND l.seq <= ? AND p.event_time >= ?"
+                " ORDER BY p.event_time, p.event_id",
+                (marks.prediction_seq, marks.label_seq, marks.since_ms))
+            rows = cursor.fetchall()
+        # parsed outside the lock: the consumer's inserts need not wait for it
         return [Example(r[0], int(r[1]), json.loads(r[2]), int(r[3]), int(r[4]), r[5])
-                for r in cursor]
+                for r in rows]
 
     def count_labelled(self) -> int:
-        return int(self._db.execute(
-            "SELECT COUNT(*) FROM predictions p JOIN labels l ON p.event_id = l.event_id"
-        ).fetchone()[0])
+        with self._lock:
+            return int(self._db.execute(
+                "SELECT COUNT(*) FROM predictions p JOIN labels l ON p.event_id = l.event_id"
+            ).fetchone()[0])
 
     def unmatched_labels(self) -> int:
         """Labels still waiting for their prediction."""
-        return int(self._db.execute(
-            "SELECT COUNT(*) FROM labels l LEFT JOIN predictions p ON p.event_id = l.event_id"
-            " WHERE p.event_id IS NULL").fetchone()[0])
+        with self._lock:
+            return int(self._db.execute(
+                "SELECT COUNT(*) FROM labels l LEFT JOIN predictions p"
+                " ON p.event_id = l.event_id WHERE p.event_id IS NULL").fetchone()[0])
 
     def labels_since(self, label_seq: int) -> int:
-        return int(self._db.execute(
-            "SELECT COUNT(*) FROM labels WHERE seq > ?", (label_seq,)).fetchone()[0])
+        with self._lock:
+            return int(self._db.execute(
+                "SELECT COUNT(*) FROM labels WHERE seq > ?", (label_seq,)).fetchone()[0])
+
+    def count_labelled_since(self, since_ms: int) -> int:
+        """Labelled examples of events at or after ``since_ms``: what a run would train on."""
+        with self._lock:
+            return int(self._db.execute(
+                "SELECT COUNT(*) FROM labels l JOIN predictions p ON p.event_id = l.event_id"
+                " WHERE p.event_time >= ?", (since_ms,)).fetchone()[0])
 
     def get_state(self, key: str, default: int = 0) -> int:
-        row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
-        return default if row is None else int(row[0])
+        with self._lock:
+            row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+            return default if row is None else int(row[0])
 
     def set_state(self, key: str, value: int) -> None:
-        self._db.execute("INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key)"
-                         " DO UPDATE SET value = excluded.value", (key, value))
-        self._db.commit()
+        with self._lock:
+            self._db.execute("INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key)"
+                             " DO UPDATE SET value = excluded.value", (key, value))
+            self._db.commit()
+
+    def get_document(self, key: str) -> dict[str, Any] | None:
+        """A JSON document of the trainer's state (a pending request, the last run), or None."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM documents WHERE key = ?",
+                                   (key,)).fetchone()
+            return None if row is None else dict(json.loads(row[0]))
+
+    def set_document(self, key: str, value: dict[str, Any] | None) -> None:
+        """Store (or, with None, delete) a JSON document; durable once this returns."""
+        with self._lock:
+            if value is None:
+                self._db.execute("DELETE FROM documents WHERE key = ?", (key,))
+            else:
+                self._db.execute("INSERT INTO documents (key, value) VALUES (?, ?)"
+                                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                                 (key, json.dumps(value, sort_keys=True)))
+            self._db.commit()
 
 
 def _millis(value: Any) -> int:

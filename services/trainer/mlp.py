@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -13,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from services.trainer.background_run import RunCancelled
 from services.trainer.training_set import TrainingSet
 
 
@@ -115,10 +117,11 @@ def best_f1_threshold(y: np.ndarray, p: np.ndarray) -> float:
     return float((ps[best] + nxt) / 2)
 
 
-def train_mlp(data: TrainingSet, params: TrainParams,
-              device: torch.device | None = None) -> TrainResult:
+def train_mlp(data: TrainingSet, params: TrainParams, device: torch.device | None = None,
+              should_stop: Callable[[], bool] | None = None) -> TrainResult:
     """Train on ``data`` (the past); its most recent ``val_fraction`` is the validation slice
-    for early stopping and the threshold, so the held-out slice stays unseen."""
+    for early stopping and the threshold, so the held-out slice stays unseen. ``should_stop``
+    is polled every mini-batch: a trainer that is shutting down stops within one."""
     started = time.perf_counter()
     device = device or pick_device()
     torch.manual_seed(params.seed)
@@ -149,6 +152,8 @@ def train_mlp(data: TrainingSet, params: TrainParams,
         model.train()
         order = torch.randperm(len(fit), generator=generator).to(device)
         for start in range(0, len(fit), params.batch_size):
+            if should_stop is not None and should_stop():
+                raise RunCancelled(f"stopped in epoch {epoch}")
             idx = order[start:start + params.batch_size]
             optimiser.zero_grad(set_to_none=True)
             loss = loss_fn(model.logits(x_fit[idx]), y_fit[idx])

@@ -35,6 +35,9 @@ class TrainerSettings(CommonSettings, RegistrySettings):
     trainer_lr: float = Field(3e-3, gt=0, description="AdamW learning rate.")
     trainer_patience: int = Field(4, ge=1, description="Epochs without improvement to stop.")
     trainer_seed: int = Field(0, description="Seed of every random choice in training.")
+    trainer_stop_grace_s: float = Field(
+        30.0, gt=0, description="On shutdown, how long a run in flight may finish before it is "
+        "cancelled (it then stops within one mini-batch; its request stays pending).")
     trainer_code_version: str | None = Field(
         None, description="Code version recorded in lineage; unset: git commit.")
 

@@ -1,12 +1,17 @@
 """The trainer service against the real broker: predictions and labels in, a retrain request,
 TRAINED and PROMOTED out with the request in the lineage; then `driftloop models promote` and
-`driftloop models rollback` change the registry and publish their events."""
+`driftloop models rollback` change the registry and publish their events. A request with too
+few labels waits and later trains; the consumer keeps reading while a run is in flight, and
+a request that arrives meanwhile trains next."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -106,6 +111,90 @@ async def test_retrain_request_to_promoted_model_and_rollback(
     assert "request=req-7" in runs.output, runs.output
     shown = await asyncio.to_thread(runner.invoke, cli, ["models", "show", "v0001"], env=env)
     assert '"request_id": "req-7"' in shown.output
+
+
+async def until(condition: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_request_waits_for_labels_and_one_arriving_mid_run_trains_next(
+        kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> None:
+    settings = TrainerSettings(
+        kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix, topic_partitions=2,
+        data_dir=tmp_path, trainer_group=f"{topic_prefix}trainer", trainer_port=free_port(),
+        trainer_min_new_labels=0, trainer_min_rows=300, trainer_epochs=5,
+        trainer_code_version="test")
+    trainer = Trainer(settings)
+    c = codec()
+    predictions, labels = synthetic(1500, seed=4)
+    change_ms = int(predictions[900]["event_time"])  # type: ignore[call-overload]
+
+    async def send(first: int, last: int) -> None:
+        await produce(kafka_bootstrap, trainer.topics.predictions, [
+            (str(p["event_id"]).encode(), c.encode("driftloop.models.Prediction", p))
+            for p in predictions[first:last]])
+        await produce(kafka_bootstrap, trainer.topics.labels, [
+            (str(lab["event_id"]).encode(), c.encode("driftloop.models.Label", lab))
+            for lab in labels[first:last]])
+
+    async def ask(rid: str, evidence: dict[str, str]) -> None:
+        await produce(kafka_bootstrap, trainer.topics.retrain_requests, [(b"fraud", c.encode(
+            "driftloop.monitoring.RetrainRequest", {
+                "request_id": rid, "model_name": "fraud", "reason": f"drift {rid}",
+                "requested_by": "monitor", "requested_at": int(time.time() * 1000),
+                "evidence": evidence}))])
+
+    # Runs are held at the start until the test lets them go, so "while a run is in flight"
+    # is a state the test controls, not a race it hopes to win.
+    release, entered = threading.Event(), threading.Event()
+    real_run = trainer.job.run
+
+    def held_run(*args: Any, **kwargs: Any) -> Any:
+        entered.set()
+        release.wait(60)
+        return real_run(*args, **kwargs)
+
+    trainer.job.run = held_run  # type: ignore[method-assign]
+    stopping = asyncio.Event()
+    task = asyncio.create_task(trainer.run(stopping))
+    try:
+        await send(0, 1000)
+        await until(lambda: trainer.store.count_labelled() == 1000, "the first labels")
+        # the change began at event 900: 100 post-change labels, 300 needed
+        await ask("r1", {"window_start_ms": str(change_ms)})
+        await until(lambda: (p := trainer.pending()) is not None and p.attempts == 1,
+                    "the refusal")
+        assert not entered.is_set()  # too few labels: no run was even started
+        pending = trainer.pending()
+        assert pending is not None and pending.request_id == "r1"
+        assert pending.waiting_for == (f"100 labelled examples since event time {change_ms};"
+                                       " at least 300 are needed")
+        assert trainer.pending_gauge._value.get() == 1
+        await send(1000, 1300)  # 400 post-change labels: r1 trains now...
+        await asyncio.to_thread(entered.wait, 60)
+        assert trainer.background.busy
+        # ...and while it trains, the consumer keeps reading: labels and a newer request
+        await send(1300, 1500)
+        await ask("r2", {})
+        await until(lambda: trainer.store.count_labelled() == 1500
+                    and (p := trainer.pending()) is not None and p.request_id == "r2",
+                    "labels and a request read during the run")
+        assert trainer.background.busy
+        release.set()
+        records = await drain(kafka_bootstrap, trainer.topics.lifecycle, 4, timeout_s=120)
+        await until(lambda: trainer.pending() is None, "both requests answered")
+    finally:
+        release.set()
+        stopping.set()
+        await asyncio.wait_for(task, 60)
+    events = [c.decode(r.value, LIFECYCLE) for r in records]
+    trained = [e for e in events if e["action"] == "TRAINED"]
+    assert [(e["lineage"]["request_id"], e["lineage"]["rows"]) for e in trained] == [
+        ("r1", "400"), ("r2", "600")]
+    assert trainer.pending_gauge._value.get() == 0
 
 
 def test_settings_defaults(tmp_path: Path) -> None:
