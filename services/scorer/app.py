@@ -126,6 +126,10 @@ class Scorer:
                                         ("reason",))
         self.swaps = m.counter("model_swaps_total", "Model changes, by role and result.",
                                ("role", "result"))
+        self.non_finite = m.counter(
+            "non_finite_scores_total",
+            "Scores a model gave as NaN or infinite, served from the baseline instead.",
+            ("role",))
         self.lifecycle_errors = m.counter(
             "lifecycle_errors_total", "models.lifecycle records that failed to apply.")
         self.model_info = m.gauge("model_info", "1 for the version serving in each role.",
@@ -283,8 +287,13 @@ class Scorer:
         self.predictions.labels("champion", source).inc(n)
         if batch.shadow:
             self.predictions.labels("shadow", source).inc(len(batch.shadow))
-        if n and batch.predictions[0]["degraded"]:
-            self.degraded.inc(n)
+        if n and (batch.non_finite or batch.predictions[0]["degraded"]):
+            # the whole batch when the store was out, or the rows that fell back
+            self.degraded.inc(sum(1 for p in batch.predictions if p["degraded"]))
+        if batch.non_finite:
+            self.non_finite.labels("champion").inc(batch.non_finite)
+        if batch.shadow_non_finite:
+            self.non_finite.labels("shadow").inc(batch.shadow_non_finite)
         if n:
             latency = batch.predictions[0]["latency_ms"] / 1000.0
             for _ in range(n):

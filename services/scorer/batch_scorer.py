@@ -33,6 +33,10 @@ class ScoredBatch:
     shadow: list[dict[str, Any]] = field(default_factory=list)
     label_requests: list[tuple[int, str]] = field(default_factory=list)
     degraded: bool = False
+    #: predictions (and shadow records) whose model score was not finite: scored by the
+    #: baseline instead and flagged degraded
+    non_finite: int = 0
+    shadow_non_finite: int = 0
 
 
 class BatchScorer:
@@ -85,22 +89,44 @@ class BatchScorer:
                 defaulted.append([])
         return matrix, defaulted
 
+    def _finite_scores(self, model: Model, matrix: np.ndarray,
+                       derived: list[dict[str, float]], online: FeatureRows
+                       ) -> tuple[list[float], list[bool]]:
+        """The model's scores, where one is NaN or infinite the rule baseline's instead (a
+        model can pass the golden batch and still break on inputs it never saw), and which
+        rows fell back. One vectorised check per batch; the baseline runs only then."""
+        scores = model.predict(matrix)
+        bad = ~np.isfinite(scores)
+        if not bad.any():
+            return scores.tolist(), [False] * len(scores)
+        baseline = self._holder.baseline
+        fallback = baseline.predict(self._matrix(baseline, derived, online)[0])
+        # The baseline is a logistic over finite inputs; 0.0 only if even it cannot answer.
+        scores = np.where(bad, np.where(np.isfinite(fallback), fallback, 0.0), scores)
+        log.warning("%s %s: %d of %d scores not finite, scored by %s", model.name,
+                    model.version, int(bad.sum()), len(scores), baseline.version)
+        return scores.tolist(), bad.tolist()
+
     def _records(self, model: Model, events: Sequence[Mapping[str, Any]],
                  derived: list[dict[str, float]], online: FeatureRows, arrived: float,
-                 shadow: bool) -> list[dict[str, Any]]:
+                 shadow: bool) -> tuple[list[dict[str, Any]], int]:
+        """The records of one model, and how many fell back to the baseline."""
         matrix, defaulted = self._matrix(model, derived, online)
-        scores = model.predict(matrix).tolist()
+        scores, fell_back = self._finite_scores(model, matrix, derived, online)
         names = model.features
         rows = matrix.tolist()  # float32 values widened exactly: the input as the model saw it
         now = time.time()
         scored_at, latency_ms = int(now * 1000), (now - arrived) * 1000.0
-        threshold = model.threshold
-        degraded = online.degraded and self._needs_store(model)
+        store_degraded = online.degraded and self._needs_store(model)
+        model_threshold, fallback_threshold = model.threshold, self._holder.baseline.threshold
         dom = self._domain
         records = []
-        for event, score, row, missing, event_inputs, features, online_missing in zip(
-                events, scores, rows, defaulted, derived, online.values,
+        for event, score, bad, row, missing, event_inputs, features, online_missing in zip(
+                events, scores, fell_back, rows, defaulted, derived, online.values,
                 online.defaulted or [[] for _ in events], strict=True):
+            # A fallen-back row is the baseline's score at the baseline's operating point,
+            # flagged degraded (so it is not training data), under the serving model's name.
+            threshold = fallback_threshold if bad else model_threshold
             # The model's input exactly as scored, then every other input available now (event
             # inputs and online features): a retrained model may learn from any of them, and a
             # training row can only hold what was logged when the event was scored.
@@ -120,13 +146,13 @@ class BatchScorer:
                 "threshold": threshold,
                 "features": logged,
                 "defaulted_features": missing + [n for n in online_missing if n not in missing],
-                "degraded": degraded,
+                "degraded": store_degraded or bad,
                 "shadow": shadow,
                 "event_time": event[dom.event_time_field],
                 "scored_at": scored_at,
                 "latency_ms": latency_ms,
             })
-        return records
+        return records, sum(fell_back)
 
     def _needs_store(self, *models: Model | None) -> bool:
         return any(m is not None and any(n not in self._input_names for n in m.features)
@@ -142,14 +168,21 @@ class BatchScorer:
         # Looked up whatever the models need: the features are logged with every prediction.
         online: FeatureRows = (await self._online(events) if self._features.feature_names
                                else Lookup([], [{} for _ in events], [[] for _ in events], False))
+        predictions, non_finite = self._records(serving.champion, events, derived, online,
+                                                arrived, False)
         batch = ScoredBatch(
-            self._records(serving.champion, events, derived, online, arrived, False),
+            predictions, non_finite=non_finite,
             degraded=online.degraded and self._needs_store(serving.champion, serving.challenger))
         if serving.challenger is not None:
-            batch.shadow = self._records(serving.challenger, events, derived, online, arrived,
-                                         True)
+            batch.shadow, batch.shadow_non_finite = self._records(
+                serving.challenger, events, derived, online, arrived, True)
         for i, record in enumerate(batch.predictions):
             reason = self._policy.reason(record["event_id"], record["confidence"])
+            record["label_reason"] = reason
+            record["label_propensity"] = self._policy.propensity(record["confidence"])
             if reason is not None:
                 batch.label_requests.append((i, reason))
+        for champion, shadow in zip(batch.predictions, batch.shadow, strict=False):
+            shadow["label_reason"] = champion["label_reason"]
+            shadow["label_propensity"] = champion["label_propensity"]
         return batch

@@ -18,14 +18,27 @@ class ModelRejected(RuntimeError):
     """A model version failed a check; the champion keeps serving."""
 
 
+#: Values every input takes at once in the golden batch: the edges of what real inputs reach
+#: (one-hots, negatives, hours, an amount of the schema's maximum, 1,000,000, and beyond).
+EDGE_VALUES = (0.0, 1.0, -1.0, 23.0, 60.0, 1e3, 1e6, -1e6, 1e7)
+LARGE = 1e6
+
+
 def golden_batch(n_features: int, rows: int = 16, seed: int = 20240601) -> Matrix:
-    """A fixed batch every candidate must score: zeros, ones, and seeded values of the ranges
-    real inputs take (counts, amounts, hours), so a model that overflows or NaNs is caught."""
+    """A fixed batch every candidate must score, so a model that overflows or NaNs on some
+    input is caught before it serves: seeded values of the ranges typical inputs take (counts,
+    amounts, hours), every input at each edge value, each input alone at a large value, and
+    seeded values spread over six orders of magnitude. Typical values alone once let a model
+    through that was NaN above 60."""
     rng = np.random.default_rng(seed)
-    batch = rng.uniform(0.0, 50.0, size=(rows, n_features)).astype(np.float32)
-    batch[0] = 0.0
-    batch[1] = 1.0
-    return batch
+    typical = rng.uniform(0.0, 50.0, size=(rows, n_features))
+    typical[0] = 0.0
+    typical[1] = 1.0
+    edges = np.repeat(np.asarray(EDGE_VALUES), n_features).reshape(-1, n_features)
+    alone = np.ones((n_features, n_features))
+    np.fill_diagonal(alone, LARGE)
+    spread = 10.0 ** rng.uniform(0.0, 6.0, size=(rows, n_features))
+    return np.vstack([typical, edges, alone, spread]).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -88,5 +101,9 @@ class OnnxModel:
             raise ModelRejected(f"{self.version}: output shape {out.shape}, want "
                                 f"[{len(batch)}] or [{len(batch)}, 1]")
         values = out.astype(np.float64).reshape(-1)
-        if not np.all(np.isfinite(values)) or values.min() < 0.0 or values.max() > 1.0:
-            raise ModelRejected(f"{self.version}: outputs are not probabilities in [0, 1]")
+        wrong = ~(np.isfinite(values) & (values >= 0.0) & (values <= 1.0))
+        if wrong.any():
+            first = batch[int(np.argmax(wrong))].tolist()
+            raise ModelRejected(f"{self.version}: outputs are not probabilities in [0, 1] on "
+                                f"{int(wrong.sum())} of {len(batch)} golden rows (first: "
+                                f"{first})")

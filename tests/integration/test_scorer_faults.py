@@ -7,10 +7,17 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pytest
+
+from driftloop.featurestore import FeatureDeclarations
+from driftloop.featurestore.online_store import RedisOnlineStore
 from driftloop.registry import ModelRegistry, ModelVersion, lifecycle_record
+from services.scorer.model_inputs import ModelInputs
 from tests.integration.kafka_helpers import drain
 from tests.integration.test_scorer import (
     FEATURES,
@@ -22,7 +29,7 @@ from tests.integration.test_scorer import (
     settings_for,
     write_features,
 )
-from tests.unit.scorer.onnx_factory import logistic_onnx, metadata
+from tests.unit.scorer.onnx_factory import logistic_onnx, metadata, nan_above_onnx
 
 LIFECYCLE = "driftloop.models.ModelLifecycle"
 
@@ -145,3 +152,34 @@ async def test_restart_with_no_loadable_version_serves_the_baseline(
     async with running(settings, feature_client(redis_url, tmp_path)) as (service, client):
         reply = await client.post("/predict", json=[event(1)])
     assert [p["model_version"] for p in reply.json()["predictions"]] == ["baseline-rules-1"]
+
+
+async def test_non_finite_scores_are_never_served(
+        kafka_bootstrap: str, redis_url: str, topic_prefix: str, tmp_path: Path) -> None:
+    """A model that passes the golden batch and is NaN beyond it (here above 2e7, an hourly
+    sum the batch never reaches) once served 20 of 20 null scores on /predict."""
+    decl = FeatureDeclarations.load()
+    service_decl = decl.service("fraud_v1")
+    store = RedisOnlineStore(redis_url, decl.project, service_decl, 2.0)
+    await store.write(service_decl.views[0], {
+        f"huge-{i}": (datetime.now(UTC), {"amount_count_10m": 3.0, "amount_sum_1h": 5e7})
+        for i in range(20)})
+    await store.close()
+    registry = ModelRegistry(str(tmp_path / "registry"))
+    v1 = registry.register("fraud", nan_above_onnx([0.2, 0.5, 1.0, -0.01], -2.0, 2e7),
+                           metadata(FEATURES))
+    registry.promote("fraud", v1.version, "test", "pytest")
+    settings = settings_for(kafka_bootstrap, topic_prefix, tmp_path)
+    events = [event(i, card_id=f"huge-{i}") for i in range(20)]
+    async with running(settings, feature_client(redis_url, tmp_path)) as (service, client):
+        assert service.holder.snapshot().champion.version == "v0001"  # it passed the checks
+        served = (await client.post("/predict", json=events)).json()["predictions"]
+        rule = service.holder.baseline
+        expected = rule.predict(np.asarray([[ModelInputs.load("cards").compute(e)[n]
+                                             for n in rule.features] for e in events],
+                                           np.float32)).tolist()
+        metrics = (await client.get("/metrics")).text
+    assert [p["score"] for p in served] == pytest.approx(expected)
+    assert all(p["degraded"] and p["model_version"] == "v0001" for p in served)
+    assert 'driftloop_scorer_non_finite_scores_total{role="champion"} 20.0' in metrics
+    assert 'driftloop_scorer_degraded_total 20.0' in metrics

@@ -31,6 +31,34 @@ def logistic_onnx(weights: Sequence[float], bias: float, n_inputs: int | None = 
     return model.SerializeToString()
 
 
+def nan_above_onnx(weights: Sequence[float], bias: float, limit: float) -> bytes:
+    """Like ``logistic_onnx``, but NaN for every row with an input above ``limit``: a model
+    that is fine on the inputs it was tried on and breaks on larger ones."""
+    n = len(weights)
+    w = numpy_helper.from_array(np.asarray(weights, np.float32).reshape(-1, 1), "w")
+    b = numpy_helper.from_array(np.asarray([bias], np.float32), "b")
+    top = numpy_helper.from_array(np.asarray([limit], np.float32), "limit")
+    nan = numpy_helper.from_array(np.asarray([np.nan], np.float32), "nan")
+    half = numpy_helper.from_array(np.asarray([0.5], np.float32), "half")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", [INPUT, "w"], ["z0"]),
+         helper.make_node("Add", ["z0", "b"], ["z"]),
+         helper.make_node("Sigmoid", ["z"], ["p0"]),
+         helper.make_node("Greater", [INPUT, "limit"], ["above"]),
+         helper.make_node("Cast", ["above"], ["above_f"], to=TensorProto.FLOAT),
+         helper.make_node("ReduceMax", ["above_f"], ["any_f"], axes=[1], keepdims=1),
+         helper.make_node("Greater", ["any_f", "half"], ["any"]),
+         helper.make_node("Where", ["any", "nan", "p0"], [OUTPUT])],
+        "nan_above",
+        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, [None, n])],
+        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, [None, 1])],
+        [w, b, top, nan, half])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
 def metadata(features: Sequence[str], threshold: float = 0.5) -> dict[str, object]:
     return {"features": list(features), "input_name": INPUT, "output_name": OUTPUT,
             "threshold": threshold}

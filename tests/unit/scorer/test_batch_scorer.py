@@ -17,7 +17,7 @@ from services.scorer.label_policy import LabelPolicy
 from services.scorer.model_holder import ModelHolder
 from services.scorer.model_inputs import ModelInputs
 from services.scorer.onnx_model import OnnxModel
-from tests.unit.scorer.onnx_factory import logistic_onnx, metadata
+from tests.unit.scorer.onnx_factory import logistic_onnx, metadata, nan_above_onnx
 
 FEATURES = ["amount_count_10m", "channel=ONLINE", "amount_sum_1h"]
 WHEN = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -134,3 +134,26 @@ async def test_label_requests_for_low_confidence() -> None:
     holder.set_champion(onnx_model("v0001", [0.0, 0.0, 0.0], 0.0))  # always 0.5: unsure
     batch = await scorer.score([event(0), event(1)])
     assert batch.label_requests == [(0, "LOW_CONFIDENCE"), (1, "LOW_CONFIDENCE")]
+
+
+async def test_non_finite_scores_fall_back_to_the_baseline_flagged_degraded() -> None:
+    """A model NaN above 60 once served null scores. The rows it cannot score get the rule
+    baseline's score at the baseline's threshold, flagged degraded; the others are untouched."""
+    store = StaticFeatures(dict(STORE.defaults),
+                           {**STORE.rows, "c2": {"amount_count_10m": 2.0, "amount_sum_1h": 61.0}})
+    scorer, holder = make(store)
+    broken = OnnxModel.from_bytes("fraud", "v0001", nan_above_onnx([0.5, 1.0, 0.1], 0.0, 60.0),
+                                  metadata(FEATURES), FEATURES, 0.5)  # as if it slipped through
+    holder.set_champion(broken)
+    holder.set_challenger(broken)
+    batch = await scorer.score([event(0), event(1), event(2), event(5)])
+    baseline = 1 / (1 + math.exp(-(-6.0 + 0.7 * math.log1p(10.0))))
+    assert [p["degraded"] for p in batch.predictions] == [False, False, True, True]
+    assert (batch.non_finite, batch.shadow_non_finite) == (2, 2)
+    for p in batch.predictions[2:] + batch.shadow[2:]:
+        assert p["score"] == pytest.approx(baseline)
+        assert (p["threshold"], p["label"], p["model_version"]) == (
+            holder.baseline.threshold, 0, "v0001")
+        assert p["features"]["amount_sum_1h"] == 61.0  # the input as the model saw it
+    assert batch.predictions[0]["score"] == pytest.approx(1 / (1 + math.exp(-(1.5 + 1.25))))
+    assert all(math.isfinite(p["score"]) for p in batch.predictions + batch.shadow)

@@ -10,8 +10,8 @@ import pytest
 
 from driftloop.registry import ModelRegistry
 from services.scorer.model_loader import ModelLoader, StartingChampion
-from services.scorer.onnx_model import ModelRejected
-from tests.unit.scorer.onnx_factory import logistic_onnx, metadata
+from services.scorer.onnx_model import ModelRejected, golden_batch
+from tests.unit.scorer.onnx_factory import logistic_onnx, metadata, nan_above_onnx
 
 FEATURES = ["log_amount", "channel=ONLINE", "amount_count_10m"]
 
@@ -115,3 +115,24 @@ def test_non_probability_outputs_fail_the_smoke_test(registry: ModelRegistry) ->
 def test_unknown_version_is_refused(registry: ModelRegistry) -> None:
     with pytest.raises(ModelRejected, match="not in the registry"):
         ModelLoader(registry).load("fraud", "v0042")
+
+
+def test_a_model_that_is_nan_above_60_fails_the_smoke_test(registry: ModelRegistry) -> None:
+    """Typical values (0-50) alone once let this model serve: 20 of 20 null scores."""
+    mv = registry.register("fraud", nan_above_onnx([0.1, 0.2, 0.3], 0.0, 60.0),
+                           metadata(FEATURES))
+    with pytest.raises(ModelRejected, match="not probabilities in .0, 1. on 21 of 44 golden"):
+        ModelLoader(registry).load("fraud", mv.version, mv.sha256)
+
+
+@pytest.mark.parametrize("n_features", [1, 3, 12])
+def test_golden_batch_reaches_edge_and_large_values_of_every_input(n_features: int) -> None:
+    batch = golden_batch(n_features)
+    assert batch.dtype == np.float32 and batch.shape == (16 + 9 + n_features + 16, n_features)
+    assert np.array_equal(batch, golden_batch(n_features))  # seeded: the same every time
+    for column in batch.T:
+        assert {0.0, 1.0, -1.0, 1e6, -1e6, 1e7} <= set(column.tolist())
+        assert column.max() >= 1e7 and column.min() <= -1e6
+    # each input alone at a large value, the others at 1, so a fault in one input shows
+    alone = batch[25:25 + n_features]
+    assert np.array_equal(alone, np.where(np.eye(n_features) == 1, 1e6, 1.0).astype(np.float32))
