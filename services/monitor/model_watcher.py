@@ -8,6 +8,7 @@ Kafka, no clock, no files: the service passes decoded records and the time, and 
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ class WatchConfig:
     pending_capacity: int = 200_000
     #: Labels that arrived before their prediction (the topics are not ordered together).
     orphan_capacity: int = 20_000
+    #: The largest selection weight a label gets (see ``label_weight``).
+    max_label_weight: float = 10.0
 
 
 class ModelState:
@@ -70,7 +73,8 @@ class ModelWatcher:
         self.config = config or WatchConfig()
         self.models: dict[str, ModelState] = {}
         # event_id -> [(model, version, score, decided, shadow, event_time_ms)]
-        self.pending: OrderedDict[str, list[tuple[str, str, float, int, bool, int]]] = (
+        # event id -> (model, version, score, decided, shadow, event time, label weight)
+        self.pending: OrderedDict[str, list[tuple[str, str, float, int, bool, int, float]]] = (
             OrderedDict())
         self.orphans: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self.label_lags_s: list[float] = []  # drained by the service into its histogram
@@ -105,7 +109,8 @@ class ModelWatcher:
             key = (p["model_name"], p["model_version"], shadow)
             groups[key].append(p)
             entry = (p["model_name"], p["model_version"], float(p["score"]), int(p["label"]),
-                     shadow, _millis(p["event_time"]))
+                     shadow, _millis(p["event_time"]),
+                     label_weight(p, self.config.max_label_weight))
             slot = pending.get(eid)
             if slot is None:
                 pending[eid] = [entry]
@@ -154,10 +159,10 @@ class ModelWatcher:
         out: list[Decision] = []
         entries = self.pending.pop(eid)
         self.labels_joined += 1
-        for name, version, score, decided, shadow, event_time in entries:
+        for name, version, score, decided, shadow, event_time, weight in entries:
             m = self.model(name)
             watch = self._version(m, version, None)
-            shift = watch.labelled(score, decided, truth)
+            shift = watch.labelled(score, decided, truth, weight)
             if not shadow:
                 m.retrain.on_label()
                 m.label_times.append(event_time)
@@ -254,8 +259,9 @@ class ModelWatcher:
                 m.label_times.extend(int(t) for t in s["label_times"])
                 m.label_errors.extend(int(e) for e in errors)
         for eid, entries in state["pending"]:
-            watcher.pending[eid] = [
-                (e[0], e[1], float(e[2]), int(e[3]), bool(e[4]), int(e[5])) for e in entries]
+            watcher.pending[eid] = [  # a state from before label weights: weight 1
+                (e[0], e[1], float(e[2]), int(e[3]), bool(e[4]), int(e[5]),
+                 float(e[6]) if len(e) > 6 else 1.0) for e in entries]
         for eid, (truth, at) in state["orphans"]:
             watcher.orphans[eid] = (int(truth), int(at))
         counters = state["counters"]
@@ -263,6 +269,19 @@ class ModelWatcher:
         watcher.labels_joined = int(counters["labels_joined"])
         watcher.labels_unmatched = int(counters["labels_unmatched"])
         return watcher
+
+
+def label_weight(prediction: dict[str, Any], cap: float = math.inf) -> float:
+    """The weight of this event's label in quality estimates: 1 / the probability that the
+    scorer sent it for labelling, when it did (see live_quality); 1 for a label nobody asked
+    for (a feed, a dispute, an analyst's own audit) and for predictions older than the
+    propensity field. Capped at ``cap``: with a 1 % audit share an uncapped label weighs
+    100, and a window of a few hundred labels then rests on a handful of them (weight
+    trimming: a little bias for much less variance)."""
+    propensity = prediction.get("label_propensity")
+    if prediction.get("label_reason") is None or not propensity:
+        return 1.0
+    return min(1.0 / float(propensity), cap)
 
 
 def _millis(value: Any) -> int:

@@ -120,8 +120,11 @@ class VersionWatch:
         self.center = np.where(np.isnan(center), 0.0, center)
         self.spread = np.where((spread > 1e-12) & ~np.isnan(spread), spread, 1.0)
 
-    def labelled(self, score: float, decided: int, truth: int) -> ErrorShift | None:
-        self.quality.add(score, decided, truth)
+    def labelled(self, score: float, decided: int, truth: int, weight: float = 1.0
+                 ) -> ErrorShift | None:
+        """Quality takes the label at its selection weight; the change detector sees every
+        mistake as it comes (it looks for a change in the stream of labels, not a level)."""
+        self.quality.add(score, decided, truth, weight)
         return self.errors.update(int(decided != truth))
 
     # -- persistence as data -----------------------------------------------------------------

@@ -31,6 +31,11 @@ class LabelPolicy:
                                  key=self.seed.to_bytes(8, "big")).digest()
         return int.from_bytes(digest, "big") < self.sample_rate * 2**64
 
+    def propensity(self, confidence_value: float) -> float:
+        """The probability that an event of this confidence is sent for labelling: every
+        unsure one, and the audit share of the others (the hash draw is uniform)."""
+        return 1.0 if confidence_value < self.low_confidence else self.sample_rate
+
     def reason(self, event_id: str, confidence_value: float) -> str | None:
         """Why a label is wanted for this event, or None."""
         if confidence_value < self.low_confidence:
