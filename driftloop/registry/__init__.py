@@ -7,13 +7,15 @@ directory or any fsspec URL; no pickle anywhere."""
 from __future__ import annotations
 
 from driftloop.registry.lifecycle import lifecycle_record
-from driftloop.registry.model_registry import IntegrityError, ModelRegistry, RegistryError
+from driftloop.registry.model_registry import ModelRegistry
 from driftloop.registry.model_version import ModelVersion
+from driftloop.registry.registry_errors import IntegrityError, InvalidMetadata, RegistryError
 from driftloop.registry.registry_settings import RegistrySettings
 from driftloop.registry.run_tracker import RunTracker, git_code_version
 
 __all__ = [
     "IntegrityError",
+    "InvalidMetadata",
     "ModelRegistry",
     "ModelVersion",
     "RegistryError",

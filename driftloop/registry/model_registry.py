@@ -33,22 +33,17 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from driftloop.registry.model_version import (
-    REQUIRED_METADATA,
     ModelVersion,
+    check_metadata,
     version_name,
     version_number,
 )
+from driftloop.registry.registry_errors import IntegrityError, InvalidMetadata, RegistryError
+
+__all__ = ["IntegrityError", "InvalidMetadata", "ModelRegistry", "RegistryError"]
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
-
-
-class RegistryError(RuntimeError):
-    """An unknown model or version, a missing alias, or an operation that cannot be done."""
-
-
-class IntegrityError(RegistryError):
-    """An artifact's bytes do not match the sha256 recorded when it was registered."""
 
 
 def _now() -> tuple[int, str]:
@@ -148,15 +143,13 @@ class ModelRegistry:
     def register(self, model_name: str, onnx_bytes: bytes, metadata: dict[str, Any]
                  ) -> ModelVersion:
         """Store a new immutable version; returns it with its number and sha256."""
-        missing = [key for key in REQUIRED_METADATA if key not in metadata]
-        if missing:
-            raise RegistryError(f"metadata lacks {missing}; required: {list(REQUIRED_METADATA)}")
         if not onnx_bytes:
             raise RegistryError("empty ONNX artifact")
         try:
             meta = json.loads(json.dumps(metadata))
         except (TypeError, ValueError) as exc:
-            raise RegistryError(f"metadata is not JSON: {exc}") from exc
+            raise InvalidMetadata(f"metadata is not JSON: {exc}") from exc
+        check_metadata(meta)  # as it will be read back: tuples are lists by now
         digest = hashlib.sha256(onnx_bytes).hexdigest()
         existing = self._children(f"{self._model_dir(model_name)}/versions")
         number = max((version_number(v) for v in existing if _is_version(v)), default=0) + 1
@@ -182,11 +175,15 @@ class ModelRegistry:
             return cached
         if not _is_version(version):
             raise RegistryError(f"{model_name}: {version!r} is not a version name (v0001...)")
-        record = self._read_json(f"{self._version_dir(model_name, version)}/version.json")
+        path = f"{self._version_dir(model_name, version)}/version.json"
+        try:
+            record = self._read_json(path)
+        except ValueError as exc:  # not JSON (UnicodeDecodeError is a ValueError too)
+            raise InvalidMetadata(f"{model_name} {version}: version.json is not JSON: {exc}"
+                                  ) from exc
         if record is None:
             raise RegistryError(f"{model_name} has no version {version}")
-        mv = ModelVersion(record["model_name"], record["version"], record["sha256"],
-                          record["metadata"])
+        mv = ModelVersion.from_record(record)
         self._cache[(model_name, version)] = mv
         return mv
 
@@ -198,6 +195,8 @@ class ModelRegistry:
         for name in sorted(names, key=version_number):
             try:
                 out.append(self.get(model_name, name))
+            except InvalidMetadata:
+                continue  # never servable: `get` names why
             except RegistryError:
                 continue  # still being written by another process
         return out

@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from driftloop.registry.model_version import check_metadata
+from driftloop.registry.registry_errors import InvalidMetadata
 from services.scorer.onnx_model import ModelRejected, OnnxModel
 
 
@@ -63,6 +65,8 @@ class ModelLoader:
              ) -> OnnxModel:
         try:
             mv: VersionInfo = self._store.get(model_name, version)
+        except InvalidMetadata as exc:
+            raise ModelRejected(f"invalid version metadata: {exc}") from exc
         except Exception as exc:  # the registry's own errors (unknown version, I/O)
             raise ModelRejected(f"{model_name} {version}: not in the registry: {exc}") from exc
         return self.load_version(mv, expected_sha256)
@@ -78,6 +82,10 @@ class ModelLoader:
 
     def _checked(self, mv: VersionInfo, expected_sha256: str | None) -> OnnxModel:
         label = f"{mv.model_name} {mv.version}"
+        try:  # whatever store it came from: features and threshold are read below
+            check_metadata(mv.metadata)
+        except InvalidMetadata as exc:
+            raise ModelRejected(f"invalid version metadata: {label}: {exc}") from exc
         if expected_sha256 and expected_sha256 != mv.sha256:
             raise ModelRejected(f"{label}: event names sha256 {expected_sha256[:12]}..., "
                                 f"registry has {mv.sha256[:12]}...")

@@ -85,7 +85,9 @@ async def test_lifecycle_follower_survives_a_version_without_features(
     rejected = [r for r in records if r["action"] == "REJECTED"]
     assert [(r["version"], r["previous_version"], r["actor"]) for r in rejected] == [
         ("v0002", "v0001", "scorer")]
-    assert rejected[0]["reason"].startswith("scorer refused it as champion: fraud v0002: ")
+    assert rejected[0]["reason"].startswith(
+        "scorer refused it as champion: invalid version metadata: fraud v0002: "
+        "metadata lacks ['features']")
     assert rejected[0]["sha256"] == bad.sha256
 
 

@@ -4,6 +4,7 @@ checked by hash, aliases, append-only history, rollback, two writers at once."""
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from driftloop.contracts import AvroCodec, load_schemas
 from driftloop.contracts.schema_registry import LocalSchemaRegistry
 from driftloop.registry import (
     IntegrityError,
+    InvalidMetadata,
     ModelRegistry,
     RegistryError,
     RegistrySettings,
@@ -154,3 +156,54 @@ def test_champion_history_is_most_recent_first(tmp_path: Path) -> None:
     assert registry.champion_history("fraud") == ["v0001", "v0002"]
     registry.set_alias("fraud", "champion", "v0003", "by hand", "ops")
     assert registry.champion_history("fraud") == ["v0003", "v0001", "v0002"]
+
+
+BAD_METADATA = [
+    ({k: v for k, v in META.items() if k != "features"}, r"lacks \['features'\]"),
+    ({k: v for k, v in META.items() if k != "threshold"}, r"lacks \['threshold'\]"),
+    ({k: v for k, v in META.items() if k not in ("input_name", "output_name")},
+     r"lacks \['input_name', 'output_name'\]"),
+    ({**META, "features": []}, "features must be a non-empty list"),
+    ({**META, "features": "a,b"}, "features must be a non-empty list"),
+    ({**META, "features": ["a", 3]}, "features must be a non-empty list"),
+    ({**META, "features": ["a", "a"]}, "name an input twice"),
+    ({**META, "threshold": "0.5"}, r"threshold must be a number in \[0, 1\]"),
+    ({**META, "threshold": float("nan")}, r"threshold must be a number in \[0, 1\]"),
+    ({**META, "threshold": 1.5}, r"threshold must be a number in \[0, 1\]"),
+    ({**META, "threshold": True}, r"threshold must be a number in \[0, 1\]"),
+    ({**META, "input_name": ""}, "input_name must be a non-empty string"),
+    ({**META, "output_name": None}, "output_name must be a non-empty string"),
+]
+BAD_IDS = ["no-features", "no-threshold", "no-io-names", "empty-features", "features-str",
+           "features-int", "features-twice", "threshold-str", "threshold-nan", "threshold-1.5",
+           "threshold-bool", "input-empty", "output-none"]
+
+
+@pytest.mark.parametrize(("meta", "match"), BAD_METADATA, ids=BAD_IDS)
+def test_invalid_metadata_is_refused_at_registration(tmp_path: Path, meta: dict,
+                                                     match: str) -> None:
+    registry = ModelRegistry(str(tmp_path))
+    with pytest.raises(InvalidMetadata, match=match):
+        registry.register("fraud", b"onnx", meta)
+    assert registry.versions("fraud") == [] and registry.history("fraud") == []
+
+
+@pytest.mark.parametrize(("meta", "match"), BAD_METADATA, ids=BAD_IDS)
+def test_invalid_metadata_is_refused_at_load(tmp_path: Path, meta: dict, match: str) -> None:
+    """A version.json edited by hand or written by another tool once gave a KeyError in the
+    scorer; the registry refuses it with the reason."""
+    ModelRegistry(str(tmp_path)).register("fraud", b"onnx", META)
+    path = tmp_path / "models/fraud/versions/v0001/version.json"
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps({**record, "metadata": meta}))
+    fresh = ModelRegistry(str(tmp_path))
+    with pytest.raises(InvalidMetadata, match=f"^fraud v0001: .*{match}"):
+        fresh.get("fraud", "v0001")
+    assert fresh.versions("fraud") == []  # never listed as servable
+
+
+def test_unreadable_version_json_is_refused(tmp_path: Path) -> None:
+    ModelRegistry(str(tmp_path)).register("fraud", b"onnx", META)
+    (tmp_path / "models/fraud/versions/v0001/version.json").write_bytes(b"{\xff truncated")
+    with pytest.raises(InvalidMetadata, match="version.json is not JSON"):
+        ModelRegistry(str(tmp_path)).get("fraud", "v0001")

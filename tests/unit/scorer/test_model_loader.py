@@ -3,12 +3,13 @@ good versions serve, every kind of broken artifact is refused."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from driftloop.registry import ModelRegistry
+from driftloop.registry import ModelRegistry, ModelVersion
 from services.scorer.model_loader import ModelLoader, StartingChampion
 from services.scorer.onnx_model import ModelRejected, golden_batch
 from tests.unit.scorer.onnx_factory import logistic_onnx, metadata, nan_above_onnx
@@ -136,3 +137,22 @@ def test_golden_batch_reaches_edge_and_large_values_of_every_input(n_features: i
     # each input alone at a large value, the others at 1, so a fault in one input shows
     alone = batch[25:25 + n_features]
     assert np.array_equal(alone, np.where(np.eye(n_features) == 1, 1e6, 1.0).astype(np.float32))
+
+
+@pytest.mark.parametrize("key", ["features", "threshold", "input_name", "output_name"])
+def test_version_json_without_serving_metadata_is_refused_not_a_key_error(
+        registry: ModelRegistry, tmp_path: Path, key: str) -> None:
+    mv = registry.register("fraud", logistic_onnx([1.0, 2.0, 0.5], 0.0), metadata(FEATURES))
+    path = tmp_path / "registry" / "models" / "fraud" / "versions" / mv.version / "version.json"
+    record = json.loads(path.read_text())
+    del record["metadata"][key]
+    path.write_text(json.dumps(record))
+    with pytest.raises(ModelRejected, match=rf"^invalid version metadata: fraud v0001: .*'{key}'"):
+        ModelLoader(ModelRegistry(str(tmp_path / "registry"))).load("fraud", mv.version)
+
+
+def test_metadata_from_any_store_is_checked() -> None:
+    """The loader checks what a store hands it, not only what the registry checked."""
+    version = ModelVersion("fraud", "v0001", "0" * 64, {**metadata(FEATURES), "threshold": 7})
+    with pytest.raises(ModelRejected, match=r"threshold must be a number in \[0, 1\], not 7"):
+        ModelLoader(ModelRegistry("memory://unused")).load_version(version)

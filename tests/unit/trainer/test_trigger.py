@@ -30,7 +30,7 @@ def test_first_model_early_then_the_schedule(tmp_path: Path) -> None:
     assert trainer.trigger()["request_id"] == "r1"  # type: ignore[index]
     trainer._set_pending(None)
     trainer.registry.register(trainer.model_name, b"onnx", {
-        "features": [], "input_name": "features", "output_name": "score", "threshold": 0.5})
+        "features": ["amount"], "input_name": "features", "output_name": "score", "threshold": 0.5})
     trainer.registry.promote(trainer.model_name, "v0001", "test", "test")
     assert trainer.trigger() is None  # a champion serves: back to 1,000 new labels
 
