@@ -1,6 +1,8 @@
 """Loop time: from the concept drift's onset to the new model promoted, at 2,000 events/s with
-labels delayed by a few seconds; and cumulative quality against the two baselines. Runs the
-demo (broker + every service as processes) on free ports and prints its figures."""
+labels delayed by a few seconds; and the scoreboard: the closed loop against a static model
+and River's online learners (logistic regression, Hoeffding adaptive tree, adaptive random
+forest) on the same events and labels, with each learner's cost per event. Runs the demo
+(broker + every service as processes) on free ports and prints its figures."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from driftloop.demo.loop_report import render_scoreboard
 
 RATE = int(os.environ.get("DRIFTLOOP_BENCH_LOOP_RATE", "2000"))
 DURATION_S = int(os.environ.get("DRIFTLOOP_BENCH_LOOP_DURATION", "150"))
@@ -50,11 +54,9 @@ def main() -> None:
           f"{q['recovery_tolerance']} of before): "
           f"{t['recovery_time'] if t['recovery_time'] is not None else 'not recovered'} s; "
           f"ROC AUC before {q['champion']['before']}, after {q['champion']['after']}")
-    for name, key in (("closed loop", "champion"), ("static model", "static_baseline"),
-                      ("River online LR", "online_baseline")):
-        print(f"  {name:<16} cumulative ROC AUC {q[key]['cumulative']}  "
-              f"post-drift {q[key]['post_drift']}")
-    print(f"(report, PNG and JSON in {out})")
+    print("\n".join(render_scoreboard(s["scoreboard"])))
+    print(f"loop closed: {s['loop_closed']}, beat the baselines: {s['beat_baselines']} "
+          f"(demo exit {proc.returncode}); report, PNG and JSON in {out}")
 
 
 if __name__ == "__main__":

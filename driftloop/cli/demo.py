@@ -28,7 +28,9 @@ def register(app: typer.Typer) -> None:
         dispute_rate: float = typer.Option(0.7, help="Share of frauds cardholders dispute."),
         bad_rate: float = typer.Option(0.002, help="Broken payloads added per event."),
     ) -> None:
-        """Run broker + services + simulator; report whether the loop closed (exit 0) or not."""
+        """Run broker + services + simulator; report whether the loop closed and beat the
+        baselines (exit 0), closed but lost to the best baseline (exit 3) or did not close
+        (exit 1)."""
         from driftloop.demo import DemoConfig, run_demo
 
         port_map = {k: int(v) for k, _, v in (p.partition("=") for p in ports.split(",") if p)}

@@ -5,7 +5,13 @@ whether it beat the baselines (the scoreboard)."""
 
 from __future__ import annotations
 
-from driftloop.demo.baselines import Baselines, event_inputs
+from driftloop.demo.baselines import (
+    BaselineProcess,
+    BaselineRun,
+    Baselines,
+    BaselineSpec,
+    event_inputs,
+)
 from driftloop.demo.demo_run import Demo, DemoConfig, run_demo
 from driftloop.demo.loop_ledger import LoopLedger
 from driftloop.demo.loop_report import (
@@ -23,6 +29,9 @@ from driftloop.demo.timeline_plot import plot_timeline
 
 __all__ = [
     "RECOVERY_TOLERANCE",
+    "BaselineProcess",
+    "BaselineRun",
+    "BaselineSpec",
     "Baselines",
     "Demo",
     "DemoConfig",

@@ -10,13 +10,18 @@ the loop gets (the analysts label a sample, not every event). Inputs are the dom
 event-derived model inputs, computed by the one recipe the scorer serves (no per-domain code
 here): the loop's models see those and the feature store's online features besides.
 
-River's learners cost CPU in the demo's own process (the adaptive random forest most), so a
-seeded share of events can be scored; the report scores the loop on the same events."""
+River's learners cost CPU (the adaptive random forest most), so the demo runs them in a
+process of their own at a lower priority (``BaselineProcess``): measuring the loop must not
+slow it down. Fed in the order the demo saw labels and events, it scores exactly as in
+process. A seeded share of events can be scored; the report scores the loop on the same."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib
+import multiprocessing
+import os
+import queue
 import time
 from array import array
 from collections import OrderedDict
@@ -98,6 +103,19 @@ class BaselineScore:
     scores: dict[str, float]
 
 
+@dataclass(frozen=True)
+class BaselineRun:
+    """What the baselines did, for the report: their scores, labels learnt, cost per event."""
+
+    names: tuple[str, ...]
+    scores: list[BaselineScore]
+    share: float
+    learnt: int
+    unmatched_labels: int
+    costs: dict[str, dict[str, float | None]]
+    error: str | None = None
+
+
 @dataclass
 class LearnerCost:
     """CPU seconds a learner spent predicting and learning, and how often it did each."""
@@ -175,10 +193,11 @@ class Baselines:
     def _score(self, x: dict[str, float]) -> dict[str, float]:
         out = {}
         for name, model in self.models.items():
-            started = time.perf_counter()
+            # CPU time, not wall time: other processes share the cores
+            started = time.thread_time()
             out[name] = float(model.predict_proba_one(x).get(True, 0.0))
             cost = self.cost[name]
-            cost.predict_s += time.perf_counter() - started
+            cost.predict_s += time.thread_time() - started
             cost.predictions += 1
         return out
 
@@ -195,12 +214,94 @@ class Baselines:
                 # the static model only ever learns from the warm-up's events
                 if name == STATIC and offset_s >= self.freeze_after_s:
                     continue
-                started = time.perf_counter()
+                started = time.thread_time()
                 model.learn_one(x, y)
                 cost = self.cost[name]
-                cost.learn_s += time.perf_counter() - started
+                cost.learn_s += time.thread_time() - started
                 cost.learns += 1
             self.learnt += 1
 
     def costs(self) -> dict[str, dict[str, float | None]]:
         return {name: cost.summary(self.observed) for name, cost in self.cost.items()}
+
+    def run(self) -> BaselineRun:
+        return BaselineRun(tuple(self.models), self.scores, self.share, self.learnt,
+                           self.unmatched_labels, self.costs())
+
+
+@dataclass(frozen=True)
+class BaselineSpec:
+    """How to build the baselines: plain data, so a spawned process can build its own."""
+
+    domain: str
+    freeze_after_s: float
+    seed: int = 7
+    share: float = 1.0
+
+    def build(self) -> Baselines:
+        return Baselines(event_inputs(self.domain), freeze_after_s=self.freeze_after_s,
+                         seed=self.seed, share=self.share)
+
+
+#: a message to the worker: labels published since the last one, then the events just sent
+_Batch = tuple[list[LabelDecision], list[SimulatedEvent]]
+
+
+def _serve(spec: BaselineSpec, inbox: Any, outbox: Any, niceness: int) -> None:
+    """The worker: learn and score in the order the demo saw things; the run at the end."""
+    os.nice(niceness)  # the loop's services come first; the baselines catch up when idle
+    baselines = spec.build()
+    while (batch := inbox.get()) is not None:
+        labels, events = batch
+        baselines.learn(labels)
+        baselines.observe(events)
+    outbox.put(baselines.run())
+
+
+class BaselineProcess:
+    """``Baselines`` in a process of their own: ``observe`` (a PacedStream observer) only
+    queues what the demo saw; ``finish`` waits for the worker to catch up and returns its
+    run. The worker may fall behind the stream, never out of order."""
+
+    def __init__(self, spec: BaselineSpec, niceness: int = 10) -> None:
+        self.spec = spec
+        context = multiprocessing.get_context("spawn")  # no fork of a process with threads
+        self._inbox: Any = context.Queue()
+        self._outbox: Any = context.Queue()
+        self._process = context.Process(target=_serve, name="baselines", daemon=True,
+                                        args=(spec, self._inbox, self._outbox, niceness))
+        self._feed: Sequence[LabelDecision] = ()
+        self._fed = 0
+
+    def start(self) -> None:
+        self._process.start()
+
+    def follow(self, published: Sequence[LabelDecision]) -> None:
+        self._feed, self._fed = published, 0
+
+    def observe(self, events: Sequence[SimulatedEvent] | Any, now_ms: int = 0) -> None:
+        labels = list(self._feed[self._fed:])
+        self._fed += len(labels)
+        self._inbox.put((labels, list(events)))
+
+    def finish(self, timeout_s: float = 600.0) -> BaselineRun:
+        """Blocks until the worker has scored everything sent to it (or died, or ran out of
+        time: then a run with no scores and the reason, so the report still stands)."""
+        self._inbox.put(None)
+        deadline = time.monotonic() + timeout_s
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    run: BaselineRun = self._outbox.get(timeout=0.5)
+                    return run
+                except queue.Empty:
+                    if not self._process.is_alive():
+                        error = f"the baselines' process exited ({self._process.exitcode})"
+                        break
+            else:
+                error = f"the baselines took more than {timeout_s:.0f} s to catch up"
+            return BaselineRun(tuple(LEARNERS), [], self.spec.share, 0, 0, {}, error)
+        finally:
+            self._process.join(timeout=5)
+            if self._process.is_alive():
+                self._process.kill()

@@ -17,7 +17,7 @@ from typing import Any
 
 from driftloop.contracts import AvroCodec, Topics, load_schemas
 from driftloop.contracts.schema_registry import registry_for
-from driftloop.demo.baselines import Baselines, event_inputs
+from driftloop.demo.baselines import BaselineProcess, BaselineSpec
 from driftloop.demo.loop_ledger import LoopLedger
 from driftloop.demo.loop_report import Truth, build_report, exit_code, render_text
 from driftloop.demo.loop_watcher import LoopWatcher
@@ -107,8 +107,9 @@ class Demo:
         self.supervisor = Supervisor(sup_config)
         self.ledger = LoopLedger()
         self.truth: dict[str, Truth] = {}
-        self.baselines = Baselines(event_inputs(config.domain), freeze_after_s=config.warmup_s,
-                                   seed=config.seed, share=1 / max(1, config.baseline_every))
+        self.baselines = BaselineProcess(BaselineSpec(
+            config.domain, freeze_after_s=config.warmup_s, seed=config.seed,
+            share=1 / max(1, config.baseline_every)))
         self.stopping = asyncio.Event()
         self.report: dict[str, Any] | None = None
         self.drained_s: float | None = None
@@ -154,6 +155,7 @@ class Demo:
                                        dispute_rate=cfg.dispute_rate))
         desk = AnalystDesk(bot, clients, codec, topics,
                            group_id=f"{cfg.topic_prefix}analyst-bot")
+        self.baselines.start()
         self.baselines.follow(desk.published)  # learning each label once it is published
         simulator = TransactionSimulator(SimulatorConfig(
             seed=cfg.seed, rate=cfg.rate, start_ms=int(time.time() * 1000),
@@ -192,7 +194,7 @@ class Demo:
             await asyncio.gather(stream_task, *tasks, return_exceptions=True)
             await sink.close()
         self.report = build_report(
-            self.ledger, self.truth, self.baselines,
+            self.ledger, self.truth, await asyncio.to_thread(self.baselines.finish),
             started_ms=stream.started_ms or 0, duration_s=cfg.duration_s,
             concept_onset_s=self.schedule.onset(DriftKind.CONCEPT),
             covariate_onset_s=self.schedule.onset(DriftKind.COVARIATE),

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from driftloop.demo.baselines import RIVER_THRESHOLD, TITLES, Baselines
+from driftloop.demo.baselines import RIVER_THRESHOLD, TITLES, BaselineRun
 from driftloop.demo.loop_ledger import LoopLedger
 from driftloop.demo.roc_auc import roc_auc
 from driftloop.demo.scoreboard import FIGURES, ModelScores, build_scoreboard
@@ -39,7 +39,7 @@ def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-def scoreboard_of(ledger: LoopLedger, truth: Mapping[str, Truth], baselines: Baselines, *,
+def scoreboard_of(ledger: LoopLedger, truth: Mapping[str, Truth], baselines: BaselineRun, *,
                   duration_s: float, drift_onset_s: float | None,
                   window_s: float = 10.0) -> dict[str, Any]:
     """The scoreboard on the events every model scored: those the baselines chose (all, or a
@@ -48,7 +48,7 @@ def scoreboard_of(ledger: LoopLedger, truth: Mapping[str, Truth], baselines: Bas
     labels: list[bool] = []
     loop_scores: list[float] = []
     loop_thresholds: list[float] = []
-    others: dict[str, list[float]] = {name: [] for name in baselines.models}
+    others: dict[str, list[float]] = {name: [] for name in baselines.names}
     for b in baselines.scores:
         served = ledger.predictions.get(b.event_id)
         known = truth.get(b.event_id)
@@ -67,7 +67,9 @@ def scoreboard_of(ledger: LoopLedger, truth: Mapping[str, Truth], baselines: Bas
     board["sampled_share"] = baselines.share
     board["sampled_events"] = len(baselines.scores)
     board["labels_learnt"] = baselines.learnt
-    board["cost_per_event"] = baselines.costs()
+    board["labels_unmatched"] = baselines.unmatched_labels
+    board["cost_per_event"] = baselines.costs
+    board["baselines_error"] = baselines.error
     return board
 
 
@@ -77,7 +79,7 @@ def exit_code(report: Mapping[str, Any]) -> int:
     return EXIT_BEAT if report["beat_baselines"] else EXIT_CLOSED_BUT_LOST
 
 
-def build_report(ledger: LoopLedger, truth: Mapping[str, Truth], baselines: Baselines,
+def build_report(ledger: LoopLedger, truth: Mapping[str, Truth], baselines: BaselineRun,
                  *, started_ms: int, duration_s: float, concept_onset_s: float | None,
                  covariate_onset_s: float | None, warmup_s: float, bin_s: float = 10.0,
                  sent: int = 0, bad_sent: int = 0) -> dict[str, Any]:
@@ -234,10 +236,12 @@ def render_scoreboard(board: Mapping[str, Any]) -> list[str]:
                      f"({_TITLES.get(v[f]['best_baseline'] or '', '-')}): margin "
                      f"{v[f]['margin']}, ratio {v[f]['ratio']}"
                      f"{'' if v[f]['beat'] else '  <- lost'}")
+    if board.get("baselines_error"):
+        lines.append(f"  !! the baselines failed: {board['baselines_error']}")
     costs = board.get("cost_per_event", {})
     if costs:
         lines.append(f"  baseline cost per event if every event is scored "
-                     f"({board['labels_learnt']} labels learnt), in this process:")
+                     f"({board['labels_learnt']} labels learnt; CPU time in their process):")
         lines += [f"    {_TITLES.get(n, n):<32}{c['us_per_event']} us (predict "
                   f"{c['predict_us']} us, learn {c['learn_us']} us a label; at most "
                   f"{c['max_events_per_s']} events/s on a core)" for n, c in costs.items()]

@@ -7,9 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from driftloop.demo import Baselines
+from driftloop.demo import BaselineProcess, Baselines, BaselineSpec
 from driftloop.demo.baselines import LEARNERS, STATIC, LearnerCost, event_inputs, in_sample
-from driftloop.simulation import LabelDecision, SimulatedEvent
+from driftloop.simulation import (
+    LabelDecision,
+    SimulatedEvent,
+    SimulatorConfig,
+    TransactionSimulator,
+)
 
 
 def _event(i: int, x: float, truth: bool = False) -> SimulatedEvent:
@@ -108,3 +113,30 @@ def test_event_inputs_are_the_domains_model_inputs() -> None:
     encode = event_inputs("cards")
     x = encode({"amount": 10.0, "channel": "ONLINE", "event_time": 3_600_000})
     assert x["amount"] == 10.0 and x["channel=ONLINE"] == 1.0 and x["hour_of_day"] == 1.0
+
+
+def _feed(target: Baselines | BaselineProcess) -> None:
+    """The same interleaving of published labels and sent batches, as the demo makes it."""
+    events = TransactionSimulator(SimulatorConfig(seed=5, rate=100)).take(600)
+    published: list[LabelDecision] = []
+    target.follow(published)
+    for start in range(0, 600, 50):
+        batch = events[start:start + 50]
+        target.observe(batch)
+        # every 4th event of the batch labelled (its truth), published before the next batch
+        published.extend(LabelDecision(0, e.event_id, "k", int(e.is_fraud), "analyst",
+                                       int(e.is_fraud), "sample") for e in batch[::4])
+
+
+def test_the_worker_process_scores_exactly_as_in_process() -> None:
+    spec = BaselineSpec("cards", freeze_after_s=3.0, seed=5, share=0.5)
+    here = spec.build()
+    _feed(here)
+    worker = BaselineProcess(spec)
+    worker.start()
+    _feed(worker)
+    run = worker.finish(timeout_s=120)
+    assert run.error is None
+    assert run.scores == here.scores and len(run.scores) > 250
+    assert (run.learnt, run.names) == (here.learnt, tuple(LEARNERS))
+    assert run.learnt == 11 * 13  # the labels of the last of 12 batches come after it

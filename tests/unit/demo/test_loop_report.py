@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from driftloop.demo import (
-    Baselines,
+    BaselineRun,
     LoopLedger,
     ServiceProcess,
     Supervisor,
@@ -24,7 +24,7 @@ from driftloop.demo import (
     render_text,
     roc_auc,
 )
-from driftloop.demo.baselines import LEARNERS, BaselineScore
+from driftloop.demo.baselines import BaselineScore
 
 
 def test_roc_auc_exact() -> None:
@@ -47,12 +47,10 @@ def test_ledger_keeps_the_served_threshold() -> None:
     assert (ledger.predictions["a"].threshold, ledger.predictions["b"].threshold) == (0.7, 0.5)
 
 
-def _baselines(truth: dict[str, Truth], score: Callable[[Truth], float]) -> Baselines:
-    """One baseline (not trained here) whose score of every event is given."""
-    b = Baselines(lambda e: {}, freeze_after_s=0.0, learners={"river_lr": LEARNERS["river_lr"]})
-    b.scores.extend(BaselineScore(e, t.offset_s, {"river_lr": score(t)})
-                    for e, t in truth.items())
-    return b
+def _baselines(truth: dict[str, Truth], score: Callable[[Truth], float]) -> BaselineRun:
+    """One baseline whose score of every event is given."""
+    return BaselineRun(("river_lr",), [BaselineScore(e, t.offset_s, {"river_lr": score(t)})
+                                       for e, t in truth.items()], 1.0, 0, 0, {})
 
 
 def test_ledger_keeps_first_champion_prediction_and_counts_duplicates() -> None:
