@@ -32,22 +32,32 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def broker(
-        host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-        port: int = typer.Option(9092, help="Port to listen on."),
+        host: str | None = typer.Option(
+            None, help="Address to listen on [default: DRIFTLOOP_KAFKA_BOOTSTRAP's host]."),
+        port: int | None = typer.Option(
+            None, help="Port to listen on [default: DRIFTLOOP_KAFKA_BOOTSTRAP's port]."),
     ) -> None:
-        """Run the embedded Kafka-compatible broker (Tansu, memory only) until Ctrl-C."""
-        from driftloop.messaging.embedded_broker import EmbeddedBroker
+        """Run the embedded Kafka-compatible broker (Tansu, memory only) until Ctrl-C or
+        SIGTERM, where DRIFTLOOP_KAFKA_BOOTSTRAP points (127.0.0.1:9092) unless told."""
+        from driftloop.messaging.embedded_broker import EmbeddedBroker, listen_address
+        from driftloop.runtime import CommonSettings
 
-        embedded = EmbeddedBroker(host=host, port=port)
+        default_host, default_port = listen_address(CommonSettings().kafka_bootstrap)
+        embedded = EmbeddedBroker(host=host or default_host,
+                                  port=default_port if port is None else port)
+        stopping: list[int] = []
+        # The handlers only take note: the loop below stops and reaps the broker.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda number, _frame: stopping.append(number))
         embedded.start()
         typer.echo(f"embedded broker listening on {embedded.bootstrap} (memory only)")
-        signal.signal(signal.SIGTERM, lambda *_: embedded.stop())
         try:
-            embedded.wait()
-        except KeyboardInterrupt:
-            pass
+            code = embedded.serve(lambda: bool(stopping))
         finally:
             embedded.stop()
+        if code is not None:
+            typer.echo(f"embedded broker exited by itself (code {code})", err=True)
+            raise typer.Exit(code or 1)
 
     @app.command()
     def topics() -> None:
