@@ -16,6 +16,8 @@ _MARKS = (("covariate_drift_began", "covariate drift", "tab:gray"),
           ("retrain_requested", "retrain requested", "tab:purple"),
           ("new_model_promoted", "promoted", "tab:green"))
 _STYLES = ("--", ":", "-.", (0, (3, 1, 1, 1, 1, 1)), (0, (5, 2)))
+# the models' colours: none of the marks' (gray, red, orange, purple, green)
+_COLORS = ("tab:blue", "tab:brown", "tab:cyan", "tab:olive", "tab:pink", "black")
 
 
 def plot_timeline(report: dict[str, Any], path: Path) -> None:
@@ -39,6 +41,7 @@ def plot_timeline(report: dict[str, Any], path: Path) -> None:
                       if w[figure].get(name) is not None]
             if points:
                 ax.plot([t for t, _ in points], [v for _, v in points], linestyle=style,
+                        color=_COLORS[i % len(_COLORS)],
                         marker="o", markersize=3 if loop else 2,
                         linewidth=2.0 if loop else 1.2, label=title)
     marks = report["times_s"]
