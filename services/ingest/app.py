@@ -31,7 +31,7 @@ from driftloop.runtime import (
     serve_service,
 )
 from driftloop.telemetry import EventTraces, ServiceMetrics
-from services.ingest.event_checker import EventChecker, MalformedBatch
+from services.ingest.event_checker import Checked, EventChecker, MalformedBatch
 from services.ingest.event_router import EventRouter, Source
 from services.ingest.settings import IngestSettings
 
@@ -58,7 +58,7 @@ class Ingest:
         self.router = EventRouter(self.codec, domain.event_schema, self.topics.valid,
                                   self.dead_letters, traces)
         self.clients = KafkaClients(settings.kafka_bootstrap, client_id=SERVICE)
-        self.health = Health(waiting_for={"broker", "topics"})
+        self.health = Health(waiting_for={"broker", "topics", "publisher"})
         self.metrics = ServiceMetrics(SERVICE)
         self.events = self.metrics.counter(
             "events_total", "Events processed, by outcome and source.", ("outcome", "source"))
@@ -90,13 +90,17 @@ class Ingest:
         self.events.labels("deadletter", "kafka").inc(rejected)
         return outputs
 
-    def handle_body(self, body: bytes, ndjson: bool = False
-                    ) -> tuple[list[Outbound], list[dict[str, object]]]:
-        now_ms = int(time.time() * 1000)
+    def check_body(self, body: bytes, ndjson: bool = False) -> list[Checked]:
+        return list(self.checker.check_body(body, int(time.time() * 1000), ndjson))
+
+    def route_body(self, checked: Sequence[Checked]
+                   ) -> tuple[list[Outbound], list[dict[str, object]]]:
+        """Route checked events: one new trace per accepted one, so call it only for a body
+        that will be published (a refused body, retried, would start its traces twice)."""
         outputs, results = [], []
         http = Source("http")
-        for checked in self.checker.check_body(body, now_ms, ndjson):
-            out, result = self.router.route(checked, http)
+        for item in checked:
+            out, result = self.router.route(item, http)
             outputs.append(out)
             results.append(result)
         return outputs, results
@@ -113,14 +117,16 @@ class Ingest:
             started = time.perf_counter()
             ndjson = "ndjson" in request.headers.get("content-type", "")
             try:
-                outputs, results = self.handle_body(body, ndjson)
+                checked = self.check_body(body, ndjson)
             except MalformedBatch as exc:
                 raise HTTPException(400, {"error": exc.error_class, "reason": str(exc)}) from None
-            if len(results) > limits.ingest_max_batch_events:
+            if len(checked) > limits.ingest_max_batch_events:
                 raise HTTPException(
-                    413, f"{len(results)} events; at most {limits.ingest_max_batch_events}")
+                    413, f"{len(checked)} events; at most {limits.ingest_max_batch_events}")
             if self.publisher is None:
                 raise HTTPException(503, "not connected to Kafka yet")
+            # Accepted for publishing: only now does each event's trace start.
+            outputs, results = self.route_body(checked)
             try:
                 await asyncio.wait_for(self.publisher.publish_until_acked(outputs),
                                        limits.ingest_publish_timeout_s)
@@ -140,10 +146,13 @@ class Ingest:
             self.http_app(), self.settings.http_host, self.settings.ingest_port, stopping))
         await connect_to_kafka(self.settings, self.health)
         producer = self.clients.producer()
-        consumer = self.clients.consumer(self.topics.raw, group_id=self.settings.ingest_group)
         await producer.start()
-        await consumer.start()
         self.publisher = Publisher(producer)
+        # Ready once POST /events can publish: events.raw's consumer joining its group (seconds
+        # on some brokers) is no reason to turn HTTP clients away.
+        self.health.done("publisher")
+        consumer = self.clients.consumer(self.topics.raw, group_id=self.settings.ingest_group)
+        await consumer.start()
         # Pipelined (one batch validated while the broker acknowledges the previous one), in
         # batches of up to 5,000 events (~1 MB of JSON) for fewer publish/commit round trips:
         # each was worth 10-20% on a backlog here, where the broker shares the two cores.
