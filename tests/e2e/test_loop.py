@@ -56,7 +56,9 @@ def test_drift_detected_retrained_promoted_and_recovered(loop_run: dict) -> None
     assert times["concept_drift_began"] <= times["drift_detected"] <= times["new_model_promoted"]
     q = s["quality_roc_auc"]["champion"]
     assert q["after"] is not None and q["after"] >= q["before"] - 0.02, loop_run["stdout"][-3000:]
-    assert s["loop_closed"] and loop_run["rc"] == 0
+    # exit 0: closed and beat the baselines; 3: closed but lost to them (the scoreboard's
+    # verdict is measured by `python -m bench loop`, not asserted here)
+    assert s["loop_closed"] and loop_run["rc"] in (0, 3)
 
 
 def test_every_service_drained_its_inputs_before_the_stop(loop_run: dict) -> None:
