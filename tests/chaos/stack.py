@@ -27,7 +27,7 @@ from driftloop.demo.service_process import ServiceProcess
 from driftloop.demo.supervisor import LOOP_ORDER, Supervisor, SupervisorConfig
 from driftloop.featurestore import FeatureDeclarations
 from driftloop.featurestore.online_store import RedisOnlineStore
-from tests.chaos.drain_barrier import partitions_of, true_end_offsets, wait_until_drained
+from driftloop.messaging.consumer_lag import end_offsets, wait_until_drained
 
 
 class RedisServer:
@@ -201,12 +201,13 @@ async def read_to_end(bootstrap: str, topic: str, timeout_s: float = 60.0
                       ) -> list[ConsumerRecord]:
     """Every record of ``topic`` up to its end offsets as of the call (taken after a drain
     barrier, that end is the whole output of the run)."""
+    ends = await end_offsets(bootstrap, [topic])
+    assigned = list(ends)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                 enable_auto_commit=False, fetch_max_wait_ms=10)
     await consumer.start()
     try:
-        assigned = await partitions_of(consumer, topic)
-        ends = await true_end_offsets(consumer, assigned)
+        consumer.assign(assigned)
         await consumer.seek_to_beginning(*assigned)
         records: list[ConsumerRecord] = []
         deadline = time.monotonic() + timeout_s
