@@ -35,7 +35,7 @@ class WatchConfig:
     #: Labels that arrived before their prediction (the topics are not ordered together).
     orphan_capacity: int = 20_000
     #: The largest selection weight a label gets (see ``label_weight``).
-    max_label_weight: float = 10.0
+    max_label_weight: float = 1.0
 
 
 class ModelState:

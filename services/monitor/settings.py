@@ -37,9 +37,12 @@ class MonitorSettings(CommonSettings, RegistrySettings):
     monitor_rollback_margin: float = Field(0.03, description="Live ROC AUC drop that rolls back.")
     monitor_challenger_labels: int = Field(500, description="Labels to judge a challenger.")
     monitor_challenger_margin: float = Field(0.02, description="Error drop to recommend one.")
+    # Off by default for now: the retrain and rollback policies' margins were tuned on
+    # unweighted labels, and with weights the e2e loop's recovery verdict moved (issue 15).
     monitor_max_label_weight: float = Field(
-        10.0, ge=1.0, description="Cap on a label's selection weight (1 / the chance the "
-        "scorer asked for it) in live quality; 1 turns the correction off.")
+        1.0, ge=1.0, description="Cap on a label's selection weight (1 / the chance the "
+        "scorer asked for it) in live quality; 1 (the default) turns the correction off, "
+        "10 is a sane cap with a 1 % audit share.")
     monitor_state_file: Path | None = Field(None, description="Detector state (JSON); unset: "
                                             "DATA_DIR/monitor/state.json.")
     monitor_snapshot_interval_s: float = Field(30.0, description="Seconds between snapshots.")
