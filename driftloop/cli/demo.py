@@ -24,6 +24,10 @@ def register(app: typer.Typer) -> None:
         drain_timeout: float = typer.Option(
             180.0, help="After the stream, the longest wait for the last labels and for every "
             "service to consume its inputs."),
+        max_extension: float = typer.Option(
+            0.0, help="Most seconds the stream may go on past --duration while no model "
+            "promoted after the drift's retrain request has served long enough to be judged "
+            "(a slow machine takes longer to close the loop; 0: stop at --duration)."),
         ports: str = typer.Option("", help="service=port,... overriding the defaults."),
         dispute_rate: float = typer.Option(0.7, help="Share of frauds cardholders dispute."),
         bad_rate: float = typer.Option(0.002, help="Broken payloads added per event."),
@@ -38,7 +42,8 @@ def register(app: typer.Typer) -> None:
             output_dir=Path(output), duration_s=duration, rate=rate, seed=seed, drifts=drifts,
             bootstrap=bootstrap or None, broker_port=broker_port, topic_prefix=topic_prefix,
             label_delay_s=(max(0.5, label_delay - 2), label_delay + 2), warmup_s=warmup,
-            drain_timeout_s=drain_timeout, ingest_port=port_map.pop("ingest", 8001), ports=port_map,
+            drain_timeout_s=drain_timeout, max_extension_s=max_extension,
+            ingest_port=port_map.pop("ingest", 8001), ports=port_map,
             baseline_every=max(1, int(rate // 500)), dispute_rate=dispute_rate,
             bad_rate=bad_rate)
         raise typer.Exit(run_demo(config))

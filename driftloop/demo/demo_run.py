@@ -19,7 +19,7 @@ from driftloop.contracts import AvroCodec, Topics, load_schemas
 from driftloop.contracts.schema_registry import registry_for
 from driftloop.demo.baselines import BaselineProcess, BaselineSpec
 from driftloop.demo.loop_ledger import LoopLedger
-from driftloop.demo.loop_report import Truth, build_report, exit_code, render_text
+from driftloop.demo.loop_report import SWAP_S, Truth, build_report, exit_code, render_text
 from driftloop.demo.loop_watcher import LoopWatcher
 from driftloop.demo.roc_auc import roc_auc
 from driftloop.demo.supervisor import Supervisor, SupervisorConfig
@@ -54,6 +54,11 @@ class DemoConfig:
     # after the stream: the longest wait for the last labels to be given and for every
     # service's consumer group to drain its inputs (a condition, not a pause)
     drain_timeout_s: float = 180.0
+    # past duration_s, the stream goes on (at most this long) until a model promoted after
+    # the concept drift's retrain request has served judge_window_s: how fast a machine
+    # closes the loop then decides how long the run is, never whether it can be judged
+    max_extension_s: float = 0.0
+    judge_window_s: float = 20.0
     label_delay_s: tuple[float, float] = (2.0, 6.0)
     label_noise: float = 0.01
     sample_rate: float = 0.05
@@ -111,6 +116,7 @@ class Demo:
             config.domain, freeze_after_s=config.warmup_s, seed=config.seed,
             share=1 / max(1, config.baseline_every)))
         self.stopping = asyncio.Event()
+        self.stream: PacedStream | None = None
         self.report: dict[str, Any] | None = None
         self.drained_s: float | None = None
         self.drain_error: str | None = None
@@ -161,10 +167,12 @@ class Demo:
             seed=cfg.seed, rate=cfg.rate, start_ms=int(time.time() * 1000),
             drifts=self.schedule))
         sink = HttpEventSink(f"http://127.0.0.1:{self.supervisor.config.ports['ingest']}/events")
-        stream = PacedStream(simulator, sink, duration_s=cfg.duration_s,
+        self.stream = stream = PacedStream(simulator, sink, duration_s=cfg.duration_s,
                              observers=[self._record_truth, desk.observe,
                                         self.baselines.observe],
-                             bad=BadEvents(cfg.seed, cfg.bad_rate) if cfg.bad_rate else None)
+                             bad=BadEvents(cfg.seed, cfg.bad_rate) if cfg.bad_rate else None,
+                             extend=self._not_yet_judged,
+                             max_duration_s=cfg.duration_s + cfg.max_extension_s)
         watcher = LoopWatcher(clients, codec, topics, self.ledger)
         inner = asyncio.Event()
         tasks = [asyncio.create_task(watcher.run(inner)),
@@ -195,17 +203,32 @@ class Demo:
             await sink.close()
         self.report = build_report(
             self.ledger, self.truth, await asyncio.to_thread(self.baselines.finish),
-            started_ms=stream.started_ms or 0, duration_s=cfg.duration_s,
+            started_ms=stream.started_ms or 0, duration_s=stream.duration_s,
             concept_onset_s=self.schedule.onset(DriftKind.CONCEPT),
             covariate_onset_s=self.schedule.onset(DriftKind.COVARIATE),
             warmup_s=cfg.warmup_s, sent=stream.sent,
             bad_sent=stream.bad.sent if stream.bad else 0)
         self.report["config"] = {"seed": cfg.seed, "rate": cfg.rate,
-                                 "duration_s": cfg.duration_s, "drifts": cfg.drifts,
+                                 "duration_s": cfg.duration_s,
+                                 "streamed_s": stream.duration_s, "drifts": cfg.drifts,
                                  "services": self.supervisor.services,
                                  "label_delay_s": list(cfg.label_delay_s),
                                  "dispute_rate": cfg.dispute_rate, "bad_rate": cfg.bad_rate}
         self.report["drain"] = {"seconds": self.drained_s, "error": self.drain_error}
+
+    def _not_yet_judged(self) -> bool:
+        """True while no model promoted (and kept) after the concept drift's first retrain
+        request has served ``judge_window_s``, plus the few seconds the report leaves the
+        scorer to swap it in. A run with no concept drift has nothing to wait for."""
+        onset_s = self.schedule.onset(DriftKind.CONCEPT)
+        if onset_s is None or self.stream is None or self.stream.started_ms is None:
+            return False
+        requested = self.ledger.first("retrain", self.stream.started_ms + int(onset_s * 1000))
+        kept = requested and self.ledger.first("kept", requested["seen_ms"])
+        if not kept:
+            return True
+        served_s = (time.time() * 1000 - kept["seen_ms"]) / 1000
+        return served_s < SWAP_S + self.config.judge_window_s
 
     async def _drain(self, bootstrap: str, topics: Topics, desk: AnalystDesk) -> float:
         """Wait until the analysts have given every label they owe and every service's group

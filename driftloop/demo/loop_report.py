@@ -30,6 +30,10 @@ class Truth:
     label: bool
 
 
+#: Seconds after a promotion before its quality counts: the scorer needs a moment to swap.
+SWAP_S = 5.0
+
+
 def _auc_between(pairs: list[tuple[float, float, bool]], lo: float, hi: float) -> float | None:
     window = [(s, y) for t, s, y in pairs if lo <= t < hi]
     return roc_auc([s for s, _ in window], [int(y) for _, y in window])
@@ -100,8 +104,7 @@ def build_report(ledger: LoopLedger, truth: Mapping[str, Truth], baselines: Base
     end = duration_s + 1e9
     before = _auc_between(champion, warmup_s, onset_s)
     during = _auc_between(champion, onset_s, promoted_s if promoted_s is not None else end)
-    # a few seconds after promotion: the scorer needs a moment to swap
-    after = _auc_between(champion, promoted_s + 5, end) if promoted_s is not None else None
+    after = _auc_between(champion, promoted_s + SWAP_S, end) if promoted_s is not None else None
     # The first retrained model may only be a partial fix (few post-change labels yet); the
     # loop has closed at the first promotion from which quality stays back near its level.
     recovered_s = None
@@ -110,7 +113,7 @@ def build_report(ledger: LoopLedger, truth: Mapping[str, Truth], baselines: Base
             at = rel(r["seen_ms"])
             if (r.get("action") == "PROMOTED" and r["seen_ms"] >= requested["seen_ms"]
                     and at is not None):
-                rest = _auc_between(champion, at + 5, end)
+                rest = _auc_between(champion, at + SWAP_S, end)
                 if rest is not None and rest >= before - RECOVERY_TOLERANCE:
                     recovered_s, after = at, rest
                     break

@@ -16,14 +16,23 @@ Observer = Callable[[Sequence[SimulatedEvent], int], None]
 
 class PacedStream:
     """Sends what the clock says is due every ``tick_s``: at 2,000 events/s and 50 ms ticks,
-    batches of 100. A slow sink makes the stream fall behind, never skip events."""
+    batches of 100. A slow sink makes the stream fall behind, never skip events.
+
+    ``extend``, when given, is asked once ``duration_s`` of events are sent: while it says
+    True the stream goes on (at most to ``max_duration_s``). A run that must see something
+    happen (a retrained model serving long enough to be judged) waits for that condition,
+    not for a duration tuned to one machine's speed."""
 
     def __init__(self, simulator: TransactionSimulator, sink: EventSink, *, duration_s: float,
                  observers: Sequence[Observer] = (), tick_s: float = 0.05,
-                 max_batch: int = 5000, bad: BadEvents | None = None) -> None:
+                 max_batch: int = 5000, bad: BadEvents | None = None,
+                 extend: Callable[[], bool] | None = None,
+                 max_duration_s: float | None = None) -> None:
         self.simulator = simulator
         self._sink = sink
         self._duration_s = duration_s
+        self._extend = extend
+        self._max_duration_s = max(duration_s, max_duration_s or duration_s)
         self._observers = list(observers)
         self._tick_s = tick_s
         self._max_batch = max_batch
@@ -34,15 +43,26 @@ class PacedStream:
 
     @property
     def total(self) -> int:
-        return int(self._duration_s * self.simulator.config.rate)
+        """Events to send: ``duration_s`` of them, more while ``extend`` asks for more."""
+        rate = self.simulator.config.rate
+        planned = int(self._duration_s * rate)
+        if (self._extend is None or self.simulator.index < planned
+                or not self._extend()):
+            return planned
+        return int(self._max_duration_s * rate)
+
+    @property
+    def duration_s(self) -> float:
+        """Seconds of stream sent so far (the planned duration once it is over)."""
+        return self.simulator.index / self.simulator.config.rate
 
     async def run(self, stopping: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         self.started_ms = int(time.time() * 1000)
         rate = self.simulator.config.rate
-        while not stopping.is_set() and self.simulator.index < self.total:
-            due = min(self.total, int((loop.time() - t0) * rate) + 1)
+        while not stopping.is_set() and self.simulator.index < (total := self.total):
+            due = min(total, int((loop.time() - t0) * rate) + 1)
             count = min(due - self.simulator.index, self._max_batch)
             if count > 0:
                 batch = self.simulator.take(count)
