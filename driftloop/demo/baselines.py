@@ -18,7 +18,6 @@ process. A seeded share of events can be scored; the report scores the loop on t
 from __future__ import annotations
 
 import hashlib
-import importlib
 import multiprocessing
 import os
 import queue
@@ -31,6 +30,7 @@ from typing import Any, Protocol
 
 from river import compose, forest, linear_model, optim, preprocessing, tree
 
+from driftloop.contracts.model_inputs import ModelInputs
 from driftloop.simulation import LabelDecision, SimulatedEvent
 
 #: an event's model inputs by name, from its own fields
@@ -79,11 +79,8 @@ TITLES = {STATIC: "static model (warm-up labels)", "river_lr": "River online LR"
 
 def event_inputs(domain: str) -> Encoder:
     """The domain's event-derived model inputs (domains/NAME.json, ``model_inputs``) computed
-    exactly as the scorer computes them for its models: one recipe, not a copy. Loaded by name
-    at run time, as the CLI loads a service, so the layers hold (driftloop imports no
-    service)."""
-    module = importlib.import_module("services.scorer.model_inputs")
-    compute: Encoder = module.ModelInputs.load(domain).compute
+    exactly as the scorer computes them for its models: one recipe, not a copy."""
+    compute: Encoder = ModelInputs.load(domain).compute
     return compute
 
 

@@ -23,6 +23,8 @@ from driftloop.contracts import (
     ValidationError,
     load_schemas,
 )
+from driftloop.contracts.model_inputs import ModelInputs
+from driftloop.contracts.rule_baseline import BaselineModel
 from driftloop.contracts.schema_registry import registry_for
 from driftloop.messaging import (
     BatchLoop,
@@ -46,13 +48,11 @@ from driftloop.telemetry import (
     context_from_headers,
     traceparent_of,
 )
-from services.scorer.baseline_model import BaselineModel
 from services.scorer.batch_scorer import BatchScorer, ScoredBatch
 from services.scorer.feature_source import FeatureSource
 from services.scorer.label_policy import LabelPolicy
 from services.scorer.model import Model
 from services.scorer.model_holder import ModelHolder
-from services.scorer.model_inputs import ModelInputs
 from services.scorer.model_loader import ModelLoader, ModelStore
 from services.scorer.onnx_model import ModelRejected
 from services.scorer.settings import ScorerSettings

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 
 from driftloop.contracts import Domain
+from driftloop.contracts.model_inputs import ModelInputs
 from services.scorer.feature_source import FeatureRows, FeatureSource, Lookup
 from services.scorer.label_policy import LabelPolicy, confidence
 from services.scorer.model import Model
 from services.scorer.model_holder import ModelHolder
-from services.scorer.model_inputs import ModelInputs
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,8 @@ def loop_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
            "--label-delay", "3", "--output", str(out), "--bootstrap", kafka_bootstrap,
            "--topic-prefix", prefix,
            "--ports", ",".join(f"{k}={v}" for k, v in ports.items())]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=DURATION_S + MAX_EXTENSION_S + 600)
+    proc = subprocess.run(cmd, capture_output=True, text=True,
+                          timeout=DURATION_S + MAX_EXTENSION_S + 600)
     summary_path = out / "summary.json"
     assert summary_path.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
     return {"rc": proc.returncode, "out": out, "prefix": prefix,

@@ -21,12 +21,12 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from driftloop.contracts import AvroCodec, load_schemas
+from driftloop.contracts.model_inputs import ModelInputs
 from driftloop.contracts.schema_registry import LocalSchemaRegistry
 from driftloop.featurestore import FeatureClient, FeatureDeclarations, FeatureStoreSettings
 from driftloop.featurestore.online_store import RedisOnlineStore
 from driftloop.registry import ModelRegistry, lifecycle_record
 from services.scorer.app import Scorer
-from services.scorer.model_inputs import ModelInputs
 from services.scorer.settings import ScorerSettings
 from tests.conftest import free_port
 from tests.integration.kafka_helpers import drain

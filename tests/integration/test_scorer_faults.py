@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from driftloop.contracts.model_inputs import ModelInputs
 from driftloop.featurestore import FeatureDeclarations
 from driftloop.featurestore.online_store import RedisOnlineStore
 from driftloop.registry import ModelRegistry, ModelVersion, lifecycle_record
-from services.scorer.model_inputs import ModelInputs
 from tests.integration.kafka_helpers import drain
 from tests.integration.test_scorer import (
     FEATURES,

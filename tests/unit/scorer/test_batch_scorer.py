@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 import pytest
 
 from driftloop.contracts import Domain
-from services.scorer.baseline_model import BaselineModel
+from driftloop.contracts.model_inputs import ModelInputs
+from driftloop.contracts.rule_baseline import BaselineModel
 from services.scorer.batch_scorer import BatchScorer
 from services.scorer.feature_source import StaticFeatures
 from services.scorer.label_policy import LabelPolicy
 from services.scorer.model_holder import ModelHolder
-from services.scorer.model_inputs import ModelInputs
 from services.scorer.onnx_model import OnnxModel
 from tests.unit.scorer.onnx_factory import logistic_onnx, metadata, nan_above_onnx
 

@@ -1,5 +1,7 @@
 """The declared baseline: a fixed logistic model over event-derived inputs, served before any
-champion exists so the scorer never refuses to score. Its weights live in the domain file."""
+champion exists so the scorer never refuses to score, and the standard the trainer's first
+model must beat (a model worse than the rule it replaces is no improvement). Its weights live
+in the domain file."""
 
 from __future__ import annotations
 
@@ -8,8 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from services.scorer.model import Matrix, Scores
+import numpy.typing as npt
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,6 @@ class BaselineModel:
             weights=tuple(float(w) for w in weights.values()),
         )
 
-    def predict(self, matrix: Matrix) -> Scores:
+    def predict(self, matrix: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
         logits = matrix.astype(np.float64) @ np.asarray(self.weights, np.float64) + self.intercept
         return np.asarray(1.0 / (1.0 + np.exp(-logits)), np.float64)

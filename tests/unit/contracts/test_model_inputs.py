@@ -3,7 +3,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta, timezone
 
-from services.scorer.model_inputs import ModelInputs
+from driftloop.contracts.model_inputs import ModelInputs
 
 EVENT = {"event_id": "e1", "card_id": "c1", "merchant_id": "m", "amount": 99.0,
          "currency": "USD", "merchant_category": "7995", "channel": "ONLINE", "country": "DE",
