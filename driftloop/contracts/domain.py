@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DEFAULT_DOMAINS_DIR = Path(__file__).resolve().parents[2] / "domains"
 
@@ -19,6 +20,8 @@ class Domain:
     event_id_field: str
     event_time_field: str
     model_name: str
+    # what a yes/no decision is worth (the trainer's thresholds and scores); None: F1
+    objective: dict[str, Any] | None = None
 
     @classmethod
     def load(cls, name: str, directory: Path | None = None) -> Domain:
@@ -33,4 +36,5 @@ class Domain:
             event_id_field=raw["event_id_field"],
             event_time_field=raw["event_time_field"],
             model_name=raw["model_name"],
+            objective=raw.get("objective"),
         )

@@ -14,7 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from services.trainer.mlp import best_f1_threshold
+from services.trainer.objective import Objective
 from services.trainer.training_set import TrainingSet
 
 
@@ -41,10 +41,12 @@ class LinearScorer(nn.Module):
 @dataclass(frozen=True)
 class BaselineResult:
     model: LinearScorer  # eval mode, on the CPU
-    threshold: float     # max F1 on the training rows (a linear model barely overfits them)
+    threshold: float     # the objective's best cut on the training rows (a linear model
+    #                      barely overfits them)
 
 
-def train_baseline(train: TrainingSet, seed: int = 0) -> BaselineResult:
+def train_baseline(train: TrainingSet, seed: int = 0,
+                   objective: Objective | None = None) -> BaselineResult:
     scaler = StandardScaler().fit(train.x)  # zero-variance columns get scale 1
     regression = LogisticRegression(class_weight="balanced", max_iter=1000, random_state=seed)
     regression.fit(scaler.transform(train.x), train.y.astype(int))
@@ -52,4 +54,4 @@ def train_baseline(train: TrainingSet, seed: int = 0) -> BaselineResult:
                          float(regression.intercept_[0])).eval()
     with torch.no_grad():
         p_train = model(torch.from_numpy(np.asarray(train.x, np.float32))).numpy()
-    return BaselineResult(model, best_f1_threshold(train.y, p_train))
+    return BaselineResult(model, (objective or Objective()).threshold(p_train, train.y))

@@ -128,6 +128,13 @@ class ExampleStore:
         return [Example(r[0], int(r[1]), json.loads(r[2]), int(r[3]), int(r[4]), r[5])
                 for r in rows]
 
+    def first_event_time(self) -> int | None:
+        """Event time of the oldest prediction stored: where the history the features were
+        computed over began, as far as this trainer knows."""
+        with self._lock:
+            row = self._db.execute("SELECT MIN(event_time) FROM predictions").fetchone()
+        return None if row[0] is None else int(row[0])
+
     def count_labelled(self) -> int:
         with self._lock:
             return int(self._db.execute(

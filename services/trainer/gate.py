@@ -13,9 +13,13 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+from services.trainer.objective import Objective
 
-def evaluate(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
-    """ROC AUC, PR AUC, precision/recall/F1 at ``threshold``, Brier score, confusion matrix."""
+
+def evaluate(y: np.ndarray, p: np.ndarray, threshold: float,
+             objective: Objective | None = None) -> dict[str, float]:
+    """ROC AUC, PR AUC, precision/recall/F1 and the domain's ``objective`` at ``threshold``,
+    Brier score, confusion matrix."""
     y = np.asarray(y).astype(int)
     p = np.asarray(p, dtype=np.float64)
     predicted = p >= threshold
@@ -37,6 +41,7 @@ def evaluate(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]
         "tp": float(tp), "fp": float(fp), "fn": float(fn), "tn": float(tn),
         "rows": float(len(y)),
         "positives": float(int(y.sum())),
+        "objective": (objective or Objective()).score(p, y, threshold),
     }
 
 

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from services.trainer.background_run import RunCancelled
+from services.trainer.objective import Objective
 from services.trainer.training_set import TrainingSet
 
 
@@ -102,26 +103,13 @@ def pick_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def best_f1_threshold(y: np.ndarray, p: np.ndarray) -> float:
-    """The score cut that maximises F1 on (y, p); 0.5 when there is no positive."""
-    if y.sum() == 0:
-        return 0.5
-    order = np.argsort(-p, kind="stable")
-    ys, ps = y[order], p[order]
-    tp = np.cumsum(ys)
-    fp = np.cumsum(1 - ys)
-    f1 = 2 * tp / (tp + fp + ys.sum())
-    best = int(np.argmax(f1))
-    # midway to the next score so ties and float noise fall on the same side in ONNX
-    nxt = ps[best + 1] if best + 1 < len(ps) else ps[best] / 2
-    return float((ps[best] + nxt) / 2)
-
-
 def train_mlp(data: TrainingSet, params: TrainParams, device: torch.device | None = None,
-              should_stop: Callable[[], bool] | None = None) -> TrainResult:
+              should_stop: Callable[[], bool] | None = None,
+              objective: Objective | None = None) -> TrainResult:
     """Train on ``data`` (the past); its most recent ``val_fraction`` is the validation slice
-    for early stopping and the threshold, so the held-out slice stays unseen. ``should_stop``
-    is polled every mini-batch: a trainer that is shutting down stops within one."""
+    for early stopping and the threshold (the best cut for the domain's ``objective``), so
+    the held-out slice stays unseen. ``should_stop`` is polled every mini-batch: a trainer
+    that is shutting down stops within one."""
     started = time.perf_counter()
     device = device or pick_device()
     torch.manual_seed(params.seed)
@@ -174,6 +162,6 @@ def train_mlp(data: TrainingSet, params: TrainParams, device: torch.device | Non
     with torch.no_grad():
         p_val = model(torch.from_numpy(val.x)).numpy()
     return TrainResult(
-        model=model, threshold=best_f1_threshold(val.y, p_val), epochs_run=epochs_run,
-        best_epoch=best_epoch, val_loss=best_loss, pos_weight=pos_weight,
+        model=model, threshold=(objective or Objective()).threshold(p_val, val.y),
+        epochs_run=epochs_run, best_epoch=best_epoch, val_loss=best_loss, pos_weight=pos_weight,
         device=str(device), seconds=time.perf_counter() - started)

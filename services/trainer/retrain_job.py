@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
+from driftloop.contracts.rule_baseline import BaselineModel
 from driftloop.registry import (
     IntegrityError,
     ModelRegistry,
@@ -25,8 +26,10 @@ from driftloop.registry.run_tracker import RunTracker, git_code_version, new_run
 from services.trainer.background_run import RunCancelled
 from services.trainer.baseline import BaselineResult, train_baseline
 from services.trainer.example_store import ExampleStore, Marks
+from services.trainer.feature_maturity import immature
 from services.trainer.gate import BASELINE, Gate, GateDecision, confusion_matrix, evaluate
 from services.trainer.mlp import TrainParams, TrainResult, pick_device, train_mlp
+from services.trainer.objective import Objective
 from services.trainer.onnx_artifact import (
     INPUT_NAME,
     OUTPUT_NAME,
@@ -47,6 +50,12 @@ class RetrainConfig:
     gate: Gate = field(default_factory=Gate)
     actor: str = "trainer"
     code_version: str | None = None  # None: from git
+    # what a decision is worth (domains/NAME.json "objective"): every threshold is its best cut
+    objective: Objective = field(default_factory=Objective)
+    # the domain's declared rule: the standard a first model must beat (no champion yet)
+    rule: BaselineModel | None = None
+    # growing windowed aggregates (name -> window s): left out until the history covers them
+    growing_windows: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -88,11 +97,20 @@ class RetrainJob:
         since = f" since event time {since_ms}" if since_ms else ""
         return f"{rows} labelled examples{since}; at least {self.config.min_rows} are needed"
 
-    def dataset(self, marks: Marks) -> TrainingSet:
-        data = TrainingSet.from_examples(self.store.examples(marks))
+    def dataset(self, marks: Marks) -> tuple[TrainingSet, dict[str, str]]:
+        """The run's rows, and the features left out of it with why (feature_maturity)."""
+        examples = self.store.examples(marks)
+        data = TrainingSet.from_examples(examples)
         if (short := self.shortage(len(data), marks.since_ms)) is not None:
             raise TrainingDataError(short)
-        return data
+        history_start = self.store.first_event_time()
+        left_out = immature(data.features, self.config.growing_windows,
+                            history_start_ms=int(data.event_time[0]) if history_start is None
+                            else history_start, first_row_ms=int(data.event_time[0]))
+        if left_out:
+            data = TrainingSet.from_examples(
+                examples, [f for f in data.features if f not in left_out])
+        return data, left_out
 
     def run(self, model_name: str, *, reason: str, requested_by: str,
             request_id: str | None = None, marks: Marks | None = None,
@@ -106,14 +124,15 @@ class RetrainJob:
         cfg = self.config
 
         t = time.perf_counter()
-        data = self.dataset(marks)
+        data, left_out = self.dataset(marks)
         train, holdout = data.split_by_time(cfg.holdout_fraction)
         digest = data.digest()
         timings["data_s"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        result = train_mlp(train, cfg.params, self.device or pick_device(), should_stop)
-        base = train_baseline(train, cfg.params.seed)
+        result = train_mlp(train, cfg.params, self.device or pick_device(), should_stop,
+                           cfg.objective)
+        base = train_baseline(train, cfg.params.seed, cfg.objective)
         timings["train_s"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -125,11 +144,18 @@ class RetrainJob:
 
         t = time.perf_counter()
         # judged on what will be served: the ONNX scores, not PyTorch's
-        candidate = evaluate(holdout.y, score_onnx(onnx_bytes, holdout.x), result.threshold)
-        baseline = evaluate(holdout.y, score_onnx(base_onnx, holdout.x), base.threshold)
+        candidate = evaluate(holdout.y, score_onnx(onnx_bytes, holdout.x), result.threshold,
+                             cfg.objective)
+        baseline = evaluate(holdout.y, score_onnx(base_onnx, holdout.x), base.threshold,
+                            cfg.objective)
         champion, champion_metrics, notes = self._score_champion(model_name, holdout)
-        decision = cfg.gate.decide(candidate, baseline, champion_metrics,
-                                   champion.version if champion else None, notes)
+        standard = champion.version if champion else None
+        if champion is None and cfg.rule is not None:
+            # no champion yet: the declared rule serves, and a model must beat what it replaces
+            standard = cfg.rule.version
+            champion_metrics = evaluate(holdout.y, cfg.rule.predict(
+                holdout.columns(cfg.rule.features)), cfg.rule.threshold, cfg.objective)
+        decision = cfg.gate.decide(candidate, baseline, champion_metrics, standard, notes)
         served, served_onnx = ((base, base_onnx) if decision.model == BASELINE
                                else (result, onnx_bytes))
         timings["gate_s"] = time.perf_counter() - t
@@ -158,6 +184,7 @@ class RetrainJob:
             "device": result.device,
             "duration_s": round(duration, 3),
             "parent_champion": parent,
+            "features_left_out": left_out,
         }
         metadata = {
             "features": data.features,
@@ -165,6 +192,7 @@ class RetrainJob:
             "output_name": OUTPUT_NAME,
             "model": decision.model,
             "threshold": served.threshold,
+            "objective": cfg.objective.to_dict(),
             "metrics": decision.metrics,
             "confusion_matrix": confusion_matrix(decision.metrics),
             "gate": decision.to_dict(),
@@ -239,22 +267,26 @@ class RetrainJob:
             if missing else []
         scores = score_onnx(onnx_bytes, holdout.columns(champion.features),
                             champion.input_name, champion.output_name)
-        return champion, evaluate(holdout.y, scores, champion.threshold), notes
+        return champion, evaluate(holdout.y, scores, champion.threshold,
+                                  self.config.objective), notes
 
     def reproduce(self, run: dict[str, Any]) -> dict[str, Any]:
         """Retrain from a run record (same rows by their marks, same parameters) without
         registering; returns the digest and metrics to compare with the record's."""
         marks = Marks(int(run["marks"]["prediction_seq"]), int(run["marks"]["label_seq"]),
                       int(run["marks"].get("since_ms", 0)))
-        data = self.dataset(marks)
+        data, _ = self.dataset(marks)
         train, holdout = data.split_by_time(float(run["holdout_fraction"]))
         params = TrainParams.from_dict(run["params"])
         trained: TrainResult | BaselineResult = (
-            train_baseline(train, params.seed) if run.get("model") == BASELINE
-            else train_mlp(train, params, self.device or pick_device()))
+            train_baseline(train, params.seed, self.config.objective)
+            if run.get("model") == BASELINE
+            else train_mlp(train, params, self.device or pick_device(),
+                           objective=self.config.objective))
         onnx_bytes = export_onnx(trained.model, len(data.features))
-        metrics = evaluate(holdout.y, score_onnx(onnx_bytes, holdout.x), trained.threshold)
+        metrics = evaluate(holdout.y, score_onnx(onnx_bytes, holdout.x), trained.threshold,
+                           self.config.objective)
         return {"data_digest": data.digest(), "metrics": metrics,
                 "digest_matches": data.digest() == run["data_digest"],
                 "max_metric_diff": max(abs(metrics[k] - float(run["metrics"][k]))
-                                       for k in metrics)}
+                                       for k in metrics if k in run["metrics"])}

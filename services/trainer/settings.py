@@ -7,10 +7,15 @@ from pathlib import Path
 
 from pydantic import Field
 
+from driftloop.contracts.model_inputs import ModelInputs, ModelInputsError
+from driftloop.contracts.rule_baseline import BaselineModel
+from driftloop.featurestore.declarations import FeatureDeclarations
 from driftloop.registry import RegistrySettings
 from driftloop.runtime import CommonSettings
+from services.trainer.feature_maturity import growing_windows
 from services.trainer.gate import Gate
 from services.trainer.mlp import TrainParams
+from services.trainer.objective import Objective
 from services.trainer.retrain_job import RetrainConfig
 
 
@@ -38,6 +43,10 @@ class TrainerSettings(CommonSettings, RegistrySettings):
     trainer_stop_grace_s: float = Field(
         30.0, gt=0, description="On shutdown, how long a run in flight may finish before it is "
         "cancelled (it then stops within one mini-batch; its request stays pending).")
+    trainer_mature_features_only: bool = Field(
+        True, description="Leave a windowed count/sum/distinct/max out of a run until the "
+        "history before its first row covers the window (it grows until then).")
+    feature_repo: Path | None = Field(None, description="feature_repo/ folder; unset: built in.")
     trainer_code_version: str | None = Field(
         None, description="Code version recorded in lineage; unset: git commit.")
 
@@ -48,7 +57,16 @@ class TrainerSettings(CommonSettings, RegistrySettings):
         return self.trainer_store_path or self.data_dir / "trainer.db"
 
     def retrain_config(self) -> RetrainConfig:
+        domain = self.load_domain()
+        try:
+            rule = ModelInputs.load(domain.name).baseline
+        except ModelInputsError:  # a domain with no declared rule: no standard before a model
+            rule = {}
         return RetrainConfig(
+            objective=Objective.parse(domain.objective),
+            rule=BaselineModel.from_config(self.model_name(), rule) if rule else None,
+            growing_windows=(growing_windows(FeatureDeclarations.load(self.feature_repo))
+                             if self.trainer_mature_features_only else {}),
             params=TrainParams(hidden=self.trainer_hidden, epochs=self.trainer_epochs,
                                batch_size=self.trainer_batch_size, lr=self.trainer_lr,
                                patience=self.trainer_patience, seed=self.trainer_seed),

@@ -13,10 +13,12 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from driftloop.contracts.rule_baseline import BaselineModel
 from driftloop.registry import ModelRegistry, RunTracker
 from services.trainer.example_store import ExampleStore
 from services.trainer.gate import Gate, evaluate
-from services.trainer.mlp import TrainParams, best_f1_threshold, train_mlp
+from services.trainer.mlp import TrainParams, train_mlp
+from services.trainer.objective import Objective
 from services.trainer.onnx_artifact import check_parity, export_onnx, score_onnx
 from services.trainer.retrain_job import RetrainConfig, RetrainJob
 from services.trainer.training_set import TrainingDataError, TrainingSet
@@ -63,7 +65,7 @@ def test_gate_metrics_and_decisions() -> None:
     no = gate.decide({"roc_auc": 0.9}, {"roc_auc": 0.8}, {"roc_auc": 0.895}, "v0001")
     assert not no.promote
     assert no.reason == "does not beat: roc_auc 0.9000 < champion v0001 0.8950 + 0.01"
-    assert best_f1_threshold(np.array([0, 1, 1]), np.array([0.1, 0.8, 0.6])) == 0.35
+    assert Objective("f1").threshold(np.array([0.1, 0.8, 0.6]), np.array([0, 1, 1])) == 0.35
     # a network that cannot beat the baseline is not the candidate: the baseline is
     base = gate.decide({"roc_auc": 0.85}, {"roc_auc": 0.855}, {"roc_auc": 0.70}, "v0002")
     assert base.promote and base.model == "baseline" and base.metrics == {"roc_auc": 0.855}
@@ -146,3 +148,38 @@ def test_gate_promotes_better_rejects_worse_and_runs_reproduce(
     with pytest.raises(TrainingDataError):
         RetrainJob(registry, store, tracker, replace(config, min_rows=10_000)).run(
             "fraud", reason="x", requested_by="test")
+
+
+def test_a_first_model_must_beat_the_declared_rule_and_growing_windows_wait(
+        store: ExampleStore, tmp_path: Path) -> None:
+    noise_rule = BaselineModel.from_config("fraud", {"version": "baseline-rules-t",
+                                                     "weights": {"f4": 1.0}})
+    config = RetrainConfig(params=FAST, min_rows=100, gate=Gate("roc_auc", 0.01),
+                           code_version="test", rule=noise_rule,
+                           objective=Objective("accuracy"),
+                           growing_windows={"f4": 60, "f5": 86_400})
+    registry = ModelRegistry(str(tmp_path))
+    job = RetrainJob(registry, store, RunTracker(str(tmp_path)), config)
+    # the rule is the standard while no champion exists: a wide margin cannot be met
+    strict = RetrainJob(registry, store, RunTracker(str(tmp_path)),
+                        replace(config, gate=Gate("roc_auc", 0.6)))
+    refused = strict.run("fraud", reason="first model", requested_by="test")
+    assert not refused.decision.promote
+    assert "champion baseline-rules-t" in refused.decision.reason
+    assert registry.alias("fraud", "champion") is None   # the rule keeps serving
+    assert set(refused.version.metadata["lineage"]["features_left_out"]) == {"f4", "f5"}
+    # rows from 120 s into the history: f4's 60 s window is full by then, f5's is not
+    first = job.run("fraud", reason="first model", requested_by="test",
+                    marks=store.marks().since(1_700_000_000_000 + 120_000))
+    assert first.decision.promote and "champion baseline-rules-t" in first.decision.reason
+    meta = first.version.metadata
+    assert meta["features"] == ["f0", "f1", "f2", "f3", "f4"]
+    assert list(meta["lineage"]["features_left_out"]) == ["f5"]
+    assert meta["objective"] == {"kind": "accuracy"}
+    assert meta["metrics"]["objective"] == pytest.approx(
+        (meta["metrics"]["tp"] + meta["metrics"]["tn"]) / meta["metrics"]["rows"])
+    assert job.reproduce(tracker_run(tmp_path, first.run["run_id"]))["digest_matches"]
+
+
+def tracker_run(root: Path, run_id: str) -> dict:
+    return next(r for r in RunTracker(str(root)).runs("fraud") if r["run_id"] == run_id)
