@@ -22,6 +22,8 @@ class Domain:
     model_name: str
     # what a yes/no decision is worth (the trainer's thresholds and scores); None: F1
     objective: dict[str, Any] | None = None
+    # the feature service (feature_repo) its models read online features from
+    feature_service: str | None = None
 
     @classmethod
     def load(cls, name: str, directory: Path | None = None) -> Domain:
@@ -37,4 +39,5 @@ class Domain:
             event_time_field=raw["event_time_field"],
             model_name=raw["model_name"],
             objective=raw.get("objective"),
+            feature_service=raw.get("feature_service"),
         )

@@ -89,7 +89,7 @@ def training_set(settings: FeatureStoreSettings, entity_df: pd.DataFrame) -> pd.
     each row gets the newest feature row at or before its own timestamp, never a later one,
     through the feature service named in settings (Feast's duckdb offline store)."""
     store = feature_store(settings)
-    service = store.get_feature_service(settings.feature_service)
+    service = store.get_feature_service(settings.service_name())
     frame = entity_df.copy()
     frame["event_timestamp"] = frame["event_timestamp"].astype("datetime64[us, UTC]")
     job = store.get_historical_features(entity_df=frame, features=service,

@@ -59,7 +59,7 @@ class FeatureClient:
     def from_settings(cls, settings: FeatureStoreSettings) -> FeatureClient:
         """Builds the client; opens no connection (Redis connects on the first lookup)."""
         declarations = FeatureDeclarations.load(settings.feature_repo)
-        service = declarations.service(settings.feature_service)
+        service = declarations.service(settings.service_name())
         store: OnlineStore
         if settings.redis_url:
             store = RedisOnlineStore(settings.redis_url, declarations.project, service,
@@ -68,7 +68,7 @@ class FeatureClient:
             store = SqliteOnlineStore(settings.sqlite_path(), declarations.project, service)
         breaker = CircuitBreaker(settings.feature_breaker_failures,
                                  settings.feature_breaker_reset_s)
-        return cls(store, declarations, settings.feature_service, settings.deadline_s(0),
+        return cls(store, declarations, service.name, settings.deadline_s(0),
                    breaker, settings.feature_deadline_per_row_ms / 1000)
 
     def _defaults_for(self, count: int) -> FeatureLookup:

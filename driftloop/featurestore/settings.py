@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from driftloop.contracts.domain import Domain
+
 
 class FeatureStoreSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DRIFTLOOP_", frozen=True, extra="ignore")
@@ -14,7 +16,10 @@ class FeatureStoreSettings(BaseSettings):
     redis_url: str | None = Field(
         None, description="Redis online store; unset: Feast's SQLite store under data_dir.")
     data_dir: Path = Field(Path(".driftloop"), description="Local state (SQLite, parquet).")
-    feature_service: str = Field("fraud_v2", description="Feature service the model reads.")
+    domain: str = Field("cards", description="Domain configuration under domains/.")
+    feature_service: str | None = Field(
+        None, description="Feature service the model reads; unset: the domain's "
+        "(domains/NAME.json feature_service).")
     feature_repo: Path | None = Field(None, description="feature_repo/ folder; unset: built in.")
     feature_deadline_ms: float = Field(
         25.0, gt=0, description="An online lookup taking longer gives defaults (degraded); "
@@ -26,6 +31,18 @@ class FeatureStoreSettings(BaseSettings):
         3, ge=1, description="Consecutive failed lookups that open the circuit breaker.")
     feature_breaker_reset_s: float = Field(
         5.0, gt=0, description="How long an open breaker skips the store before one probe.")
+
+    def service_name(self) -> str:
+        """The feature service to serve: the setting, else the domain's declared one. A
+        domain declaring none is an error here, not every feature served at its default."""
+        if self.feature_service:
+            return self.feature_service
+        domain = Domain.load(self.domain)
+        if not domain.feature_service:
+            raise ValueError(f"domain {domain.name!r} declares no feature_service in "
+                             f"domains/{domain.name}.json; set it there or set "
+                             "DRIFTLOOP_FEATURE_SERVICE")
+        return domain.feature_service
 
     def deadline_s(self, rows: int) -> float:
         return (self.feature_deadline_ms + self.feature_deadline_per_row_ms * rows) / 1000
