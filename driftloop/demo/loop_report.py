@@ -92,8 +92,12 @@ def build_report(ledger: LoopLedger, truth: Mapping[str, Truth], baselines: Base
     def rel(ms: int | None) -> float | None:
         return None if ms is None else round((ms - started_ms) / 1000, 2)
 
-    detected = ledger.first("drift", onset_ms)
     requested = ledger.first("retrain", onset_ms)
+    # detected: the first concept-drift signal, or the first retrain request if that came
+    # first (the monitor asks for retraining on the change it found; its signal record may
+    # be seen later, or the signal that fired at the onset's edge may fall just before it)
+    detected = min((r for r in (ledger.first("drift", onset_ms), requested) if r),
+                   key=lambda r: r["seen_ms"], default=None)
     # the loop closes with a promotion that stays: one rolled back was not the fix
     first_promoted = ledger.first("promoted", requested["seen_ms"] if requested else onset_ms)
     promoted = ledger.first("kept", requested["seen_ms"] if requested else onset_ms)

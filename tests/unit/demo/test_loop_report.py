@@ -111,6 +111,12 @@ def test_report_times_and_verdict(tmp_path: Path) -> None:
     assert "lost to the best baseline" in text and "River online LR" in text
     plot_timeline(report, tmp_path / "t.png")
     assert (tmp_path / "t.png").stat().st_size > 10_000
+    # a retrain request seen before the concept signal's record is the detection
+    ledger.add("retrain.requests", {"request_id": "r0"}, start + 53_000)
+    earlier = build_report(ledger, truth, flat, started_ms=start, duration_s=100,
+                           concept_onset_s=50, covariate_onset_s=None, warmup_s=0)
+    assert earlier["times_s"]["drift_detected"] == earlier["times_s"]["retrain_requested"] \
+        == 53.0
 
 
 def test_exit_code_says_closed_and_beat_closed_but_lost_or_not_closed() -> None:
