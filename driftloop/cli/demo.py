@@ -25,9 +25,9 @@ def register(app: typer.Typer) -> None:
             180.0, help="After the stream, the longest wait for the last labels and for every "
             "service to consume its inputs."),
         max_extension: float = typer.Option(
-            0.0, help="Most seconds the stream may go on past --duration while no model "
-            "promoted after the drift's retrain request has served long enough to be judged "
-            "(a slow machine takes longer to close the loop; 0: stop at --duration)."),
+            0.0, help="Most seconds the stream may go on past --duration until the loop has "
+            "recovered from the concept drift and the recovering model has served 20 s (a "
+            "slow machine takes longer to close the loop; 0: stop at --duration)."),
         ports: str = typer.Option("", help="service=port,... overriding the defaults."),
         dispute_rate: float = typer.Option(0.7, help="Share of frauds cardholders dispute."),
         bad_rate: float = typer.Option(0.002, help="Broken payloads added per event."),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import signal
 import time
 from dataclasses import dataclass, field
@@ -19,7 +20,16 @@ from driftloop.contracts import AvroCodec, Topics, load_schemas
 from driftloop.contracts.schema_registry import registry_for
 from driftloop.demo.baselines import BaselineProcess, BaselineSpec
 from driftloop.demo.loop_ledger import LoopLedger
-from driftloop.demo.loop_report import SWAP_S, Truth, build_report, exit_code, render_text
+from driftloop.demo.loop_report import (
+    SWAP_S,
+    Truth,
+    auc_between,
+    build_report,
+    champion_pairs,
+    exit_code,
+    recovery,
+    render_text,
+)
 from driftloop.demo.loop_watcher import LoopWatcher
 from driftloop.demo.roc_auc import roc_auc
 from driftloop.demo.supervisor import Supervisor, SupervisorConfig
@@ -54,9 +64,9 @@ class DemoConfig:
     # after the stream: the longest wait for the last labels to be given and for every
     # service's consumer group to drain its inputs (a condition, not a pause)
     drain_timeout_s: float = 180.0
-    # past duration_s, the stream goes on (at most this long) until a model promoted after
-    # the concept drift's retrain request has served judge_window_s: how fast a machine
-    # closes the loop then decides how long the run is, never whether it can be judged
+    # past duration_s, the stream goes on (at most this long) until the loop has recovered
+    # (the report's verdict) and the recovering model has served judge_window_s: how fast a
+    # machine closes the loop then decides how long the run is, not what it concludes
     max_extension_s: float = 0.0
     judge_window_s: float = 20.0
     label_delay_s: tuple[float, float] = (2.0, 6.0)
@@ -117,6 +127,7 @@ class Demo:
             share=1 / max(1, config.baseline_every)))
         self.stopping = asyncio.Event()
         self.stream: PacedStream | None = None
+        self._judged: tuple[float, bool] = (-math.inf, True)  # (when, still waiting)
         self.report: dict[str, Any] | None = None
         self.drained_s: float | None = None
         self.drain_error: str | None = None
@@ -217,18 +228,26 @@ class Demo:
         self.report["drain"] = {"seconds": self.drained_s, "error": self.drain_error}
 
     def _not_yet_judged(self) -> bool:
-        """True while no model promoted (and kept) after the concept drift's first retrain
-        request has served ``judge_window_s``, plus the few seconds the report leaves the
-        scorer to swap it in. A run with no concept drift has nothing to wait for."""
+        """True until the loop has recovered from the concept drift (the report's verdict:
+        a promotion after the first retrain request from which the champion's ROC AUC stays
+        near its level before the drift) and that promotion has served ``judge_window_s``
+        of stream. A run with no concept drift has nothing to wait for. Evaluated at most
+        once a second (it reads every champion prediction)."""
         onset_s = self.schedule.onset(DriftKind.CONCEPT)
-        if onset_s is None or self.stream is None or self.stream.started_ms is None:
+        stream = self.stream
+        if onset_s is None or stream is None or stream.started_ms is None:
             return False
-        requested = self.ledger.first("retrain", self.stream.started_ms + int(onset_s * 1000))
-        kept = requested and self.ledger.first("kept", requested["seen_ms"])
-        if not kept:
-            return True
-        served_s = (time.time() * 1000 - kept["seen_ms"]) / 1000
-        return served_s < SWAP_S + self.config.judge_window_s
+        now = time.monotonic()
+        if now - self._judged[0] < 1.0:
+            return self._judged[1]
+        champion = champion_pairs(self.ledger, self.truth)
+        before = auc_between(champion, self.config.warmup_s, onset_s)
+        requested = self.ledger.first("retrain", stream.started_ms + int(onset_s * 1000))
+        recovered_s, _ = recovery(self.ledger, champion, stream.started_ms, requested, before)
+        waiting = (recovered_s is None or stream.duration_s
+                   < recovered_s + SWAP_S + self.config.judge_window_s)
+        self._judged = (now, waiting)
+        return waiting
 
     async def _drain(self, bootstrap: str, topics: Topics, desk: AnalystDesk) -> float:
         """Wait until the analysts have given every label they owe and every service's group

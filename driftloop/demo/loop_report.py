@@ -5,6 +5,7 @@ Built from the ledger (the topics), the baselines and the simulator's truth."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,13 +35,39 @@ class Truth:
 SWAP_S = 5.0
 
 
-def _auc_between(pairs: list[tuple[float, float, bool]], lo: float, hi: float) -> float | None:
+def auc_between(pairs: list[tuple[float, float, bool]], lo: float, hi: float) -> float | None:
+    """ROC AUC of the (offset, score, label) pairs with lo <= offset < hi; None if one class."""
     window = [(s, y) for t, s, y in pairs if lo <= t < hi]
     return roc_auc([s for s, _ in window], [int(y) for _, y in window])
 
 
 def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
+
+
+def champion_pairs(ledger: LoopLedger, truth: Mapping[str, Truth]
+                   ) -> list[tuple[float, float, bool]]:
+    """(stream offset, champion score, label) of every event the champion scored."""
+    return [(truth[p.event_id].offset_s, p.score, truth[p.event_id].label)
+            for p in ledger.predictions.values() if p.event_id in truth]
+
+
+def recovery(ledger: LoopLedger, champion: list[tuple[float, float, bool]], started_ms: int,
+             requested: Mapping[str, Any] | None, before: float | None
+             ) -> tuple[float | None, float | None]:
+    """(when, ROC AUC from then on) of the first promotion after ``requested`` from which the
+    champion's quality stays within RECOVERY_TOLERANCE of ``before``; (None, None) if none.
+    The first retrained model may only be a partial fix (few post-change labels yet): the
+    loop has closed at the first promotion from which quality stays back near its level."""
+    if before is None or requested is None:
+        return None, None
+    for r in ledger.lifecycle:
+        if r.get("action") == "PROMOTED" and r["seen_ms"] >= requested["seen_ms"]:
+            at = round((r["seen_ms"] - started_ms) / 1000, 2)
+            rest = auc_between(champion, at + SWAP_S, math.inf)
+            if rest is not None and rest >= before - RECOVERY_TOLERANCE:
+                return at, rest
+    return None, None
 
 
 def scoreboard_of(ledger: LoopLedger, truth: Mapping[str, Truth], baselines: BaselineRun, *,
@@ -103,24 +130,14 @@ def build_report(ledger: LoopLedger, truth: Mapping[str, Truth], baselines: Base
     promoted = ledger.first("kept", requested["seen_ms"] if requested else onset_ms)
     promoted_s = rel(promoted["seen_ms"]) if promoted else None
     onset_s = concept_onset_s if concept_onset_s is not None else duration_s
-    champion = [(truth[p.event_id].offset_s, p.score, truth[p.event_id].label)
-                for p in ledger.predictions.values() if p.event_id in truth]
+    champion = champion_pairs(ledger, truth)
     end = duration_s + 1e9
-    before = _auc_between(champion, warmup_s, onset_s)
-    during = _auc_between(champion, onset_s, promoted_s if promoted_s is not None else end)
-    after = _auc_between(champion, promoted_s + SWAP_S, end) if promoted_s is not None else None
-    # The first retrained model may only be a partial fix (few post-change labels yet); the
-    # loop has closed at the first promotion from which quality stays back near its level.
-    recovered_s = None
-    if before is not None and requested is not None:
-        for r in ledger.lifecycle:
-            at = rel(r["seen_ms"])
-            if (r.get("action") == "PROMOTED" and r["seen_ms"] >= requested["seen_ms"]
-                    and at is not None):
-                rest = _auc_between(champion, at + SWAP_S, end)
-                if rest is not None and rest >= before - RECOVERY_TOLERANCE:
-                    recovered_s, after = at, rest
-                    break
+    before = auc_between(champion, warmup_s, onset_s)
+    during = auc_between(champion, onset_s, promoted_s if promoted_s is not None else end)
+    after = auc_between(champion, promoted_s + SWAP_S, end) if promoted_s is not None else None
+    recovered_s, rest = recovery(ledger, champion, started_ms, requested, before)
+    if recovered_s is not None:
+        after = rest
     closed = promoted is not None and recovered_s is not None
     board = scoreboard_of(ledger, truth, baselines, duration_s=duration_s,
                           drift_onset_s=concept_onset_s, window_s=bin_s)
@@ -162,8 +179,8 @@ def build_report(ledger: LoopLedger, truth: Mapping[str, Truth], baselines: Base
                                         for r in ledger.retrain_requests]},
         "quality_roc_auc": {
             "champion": {"before": _r(before), "during": _r(during), "after": _r(after),
-                         "cumulative": _r(_auc_between(champion, 0, end)),
-                         "post_drift": _r(_auc_between(champion, onset_s, end))},
+                         "cumulative": _r(auc_between(champion, 0, end)),
+                         "post_drift": _r(auc_between(champion, onset_s, end))},
             "recovery_tolerance": RECOVERY_TOLERANCE,
         },
         "scoreboard": board,
