@@ -188,7 +188,7 @@ class Monitor:
 
     def _housekeeping(self) -> None:
         now = time.monotonic()
-        if now - self._last_gauges >= 1.0:
+        if now - self._last_gauges >= self.settings.monitor_gauge_interval_s:
             self._last_gauges = now
             self.update_gauges()
         if now - self._last_snapshot >= self.settings.monitor_snapshot_interval_s:

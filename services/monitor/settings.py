@@ -46,6 +46,9 @@ class MonitorSettings(CommonSettings, RegistrySettings):
     monitor_state_file: Path | None = Field(None, description="Detector state (JSON); unset: "
                                             "DATA_DIR/monitor/state.json.")
     monitor_snapshot_interval_s: float = Field(30.0, description="Seconds between snapshots.")
+    monitor_gauge_interval_s: float = Field(
+        1.0, ge=0, description="Least seconds between refreshes of the quality and drift "
+        "gauges (each walks every model's windows; 0: after every batch).")
     monitor_max_records: int = Field(5000, description="Records per batch.")
 
     def state_path(self) -> Path:
