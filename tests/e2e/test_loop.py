@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections import defaultdict
@@ -135,3 +136,34 @@ def test_one_trace_per_event_and_training_links_to_its_request(loop_run: dict) -
                 linked.add(f"{trace_id}-{span_id}")
     trainer_links = {link for s in spans if s["service"] == "trainer" for link in s["links"]}
     assert linked & trainer_links
+
+
+def test_audit_follows_every_link_of_a_labelled_event(loop_run: dict) -> None:
+    """`driftloop audit` on an event a trained model scored and an analyst labelled: the
+    event, its prediction, label, model version, training run and promotion, from the topics
+    and the registry alone (the services are stopped)."""
+    data = Path(loop_run["out"], "data")
+    with sqlite3.connect(data / "trainer.db") as db:
+        event_id, version = db.execute(
+            "SELECT p.event_id, p.model_version FROM predictions p JOIN labels l"
+            " ON p.event_id = l.event_id WHERE p.model_version NOT LIKE 'baseline-%'"
+            " ORDER BY p.event_id LIMIT 1").fetchone()
+    env = {**os.environ, "DRIFTLOOP_KAFKA_BOOTSTRAP": loop_run["bootstrap"],
+           "DRIFTLOOP_TOPIC_PREFIX": loop_run["prefix"],
+           "DRIFTLOOP_REGISTRY_URL": str(data / "registry")}
+    proc = subprocess.run([sys.executable, "-c", "from driftloop.cli.main import app; app()",
+                           "audit", event_id, "--json"], capture_output=True, text=True,
+                          env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    trail = json.loads(proc.stdout)
+    assert trail["missing"] == []
+    assert trail["event"]["event_id"] == event_id and trail["dead_letters"] == []
+    served = trail["predictions"][0]
+    assert (served["event_id"], served["model_version"], served["shadow"]) == (
+        event_id, version, False)
+    assert served["features"] and trail["labels"][0]["event_id"] == event_id
+    assert trail["model"]["version"] == version and trail["model"]["gate"]["reason"]
+    assert trail["run"]["run_id"] == trail["model"]["lineage"]["run_id"]
+    assert len(trail["run"]["data_digest"]) == 64
+    assert any(h["action"] == "PROMOTED" and h["version"] == version
+               for h in trail["history"])
