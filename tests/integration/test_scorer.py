@@ -56,7 +56,7 @@ def event(i: int, **overrides: object) -> dict[str, object]:
 
 #: every online feature of the feature service, and every input a prediction logs
 ONLINE = {f.name for f in FeatureDeclarations.load().service(
-    FeatureStoreSettings.model_fields["feature_service"].default).features}
+    FeatureStoreSettings(domain="cards").service_name()).features}
 SERVED = ONLINE | set(ModelInputs.load("cards").names)
 
 
