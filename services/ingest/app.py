@@ -114,6 +114,10 @@ class Ingest:
         async def post_events(request: Request) -> Response:
             """Publish a batch: a JSON array of events or NDJSON. Replies per event."""
             body = await read_limited_body(request, limits.ingest_max_body_bytes)
+            if not body.strip():
+                # No event and nothing to dead-letter: a 200 would tell the client its
+                # (lost) batch was taken.
+                raise HTTPException(400, {"error": "empty", "reason": "empty body: no events"})
             started = time.perf_counter()
             ndjson = "ndjson" in request.headers.get("content-type", "")
             try:
