@@ -8,9 +8,9 @@ from feast import FeatureService
 from views import VIEWS
 
 SERVICES = {
-    name: FeatureService(name=name, features=[VIEWS[v] for v in spec["views"]],
-                         description=spec.get("description", ""))
-    for name, spec in DECLARATIONS["services"].items()
+    name: FeatureService(name=name, features=[VIEWS[v.name] for v in spec.views],
+                         description=spec.description)
+    for name, spec in DECLARATIONS.services.items()
 }
 
 # Feast finds objects by scanning each module's attributes: publish every one by name.

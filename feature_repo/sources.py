@@ -17,15 +17,15 @@ from feast import FileSource, PushSource
 DATA_DIR = Path(os.environ.get("DRIFTLOOP_DATA_DIR", ".driftloop")).resolve()
 
 PUSH_SOURCES = {
-    view["name"]: PushSource(
-        name=f"{view['name']}_push",
+    name: PushSource(
+        name=f"{name}_push",
         batch_source=FileSource(
-            name=f"{view['name']}_history",
-            path=str(DATA_DIR / "offline" / view["name"] / "*.parquet"),
+            name=f"{name}_history",
+            path=str(DATA_DIR / "offline" / name / "*.parquet"),
             timestamp_field="event_timestamp",
         ),
     )
-    for view in DECLARATIONS["views"]
+    for name in DECLARATIONS.views
 }
 
 # Feast finds objects by scanning each module's attributes: publish every one by name.

@@ -27,7 +27,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def label(
         event_id: str = typer.Argument(..., help="The event to label."),
-        value: int = typer.Argument(..., min=0, max=1, help="1 positive (fraud), 0 genuine."),
+        value: int = typer.Argument(
+            ..., min=0, max=1,
+            help="1 the domain's positive class (fraud, repaid), 0 the negative one."),
         by: str = typer.Option("", help="Who labels it (default: your user name)."),
         entity_id: str | None = typer.Option(None, help="The event's entity, if known."),
     ) -> None:

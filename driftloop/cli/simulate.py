@@ -1,5 +1,5 @@
-"""``driftloop simulate``: play the seeded card-transaction stream into a running loop, over
-ingest's HTTP API or the events.raw topic, with the analyst bot answering label requests."""
+"""``driftloop simulate``: play a domain's seeded stream into a running loop, over ingest's HTTP
+API or the events.raw topic, with the analyst bot answering label requests."""
 
 from __future__ import annotations
 
@@ -16,15 +16,21 @@ def register(app: typer.Typer) -> None:
         rate: float = typer.Option(200.0, help="Events per second."),
         seed: int = typer.Option(7, help="Same seed, same stream."),
         duration: float = typer.Option(60.0, help="Seconds of stream."),
-        drifts: str = typer.Option("covariate@20,concept@40",
-                                   help="kind@start_s[+ramp_s], comma separated; '' for none."),
+        domain: str | None = typer.Option(
+            None, help="Domain to play (a folder under domains/); unset: DRIFTLOOP_DOMAIN, "
+            "else domains/index.toml's default."),
+        drifts: str | None = typer.Option(
+            None, help="kind@start_s[+ramp_s], comma separated; '' for none; unset: the "
+            "domain's."),
         target: str = typer.Option("http", help="http (POST /events) or kafka (events.raw)."),
         url: str = typer.Option("http://127.0.0.1:8001/events", help="Ingest's /events URL."),
         analyst: bool = typer.Option(True, help="Run the analyst bot (labels)."),
-        sample_rate: float = typer.Option(0.05, help="Share of traffic the bot audits."),
+        sample_rate: float | None = typer.Option(
+            None, help="Share of traffic the bot audits; unset: the domain's."),
     ) -> None:
-        """Publish a simulated stream with drifts; the analyst bot labels on `labels`."""
-        from driftloop.contracts import AvroCodec, load_schemas
+        """Publish a domain's simulated stream with drifts; the analyst bot labels on
+        `labels`."""
+        from driftloop.contracts import AvroCodec, Domain, Topics, load_schemas
         from driftloop.contracts.schema_registry import registry_for
         from driftloop.messaging import KafkaClients, Publisher, ensure_topics
         from driftloop.runtime import CommonSettings
@@ -37,13 +43,15 @@ def register(app: typer.Typer) -> None:
             HttpEventSink,
             KafkaEventSink,
             PacedStream,
-            SimulatorConfig,
-            TransactionSimulator,
+            stream_for,
         )
 
         settings = CommonSettings.model_validate({})
-        topics = settings.topics()
-        schedule = DriftSchedule.parse(drifts)
+        chosen = Domain.load(domain or settings.domain)
+        topics = Topics(prefix=settings.topic_prefix, event_schema=chosen.event_schema)
+        schedule = DriftSchedule.parse(
+            str(chosen.stream.get("drifts", "")) if drifts is None else drifts)
+        labels = chosen.labels
 
         async def main() -> None:
             stopping = asyncio.Event()
@@ -53,8 +61,8 @@ def register(app: typer.Typer) -> None:
             clients = KafkaClients(settings.kafka_bootstrap, client_id="simulate")
             await ensure_topics(settings.kafka_bootstrap, topics.all_names(),
                                 settings.topic_partitions)
-            simulator = TransactionSimulator(SimulatorConfig(
-                seed=seed, rate=rate, start_ms=int(time.time() * 1000), drifts=schedule))
+            simulator = stream_for(chosen, seed=seed, rate=rate,
+                                   start_ms=int(time.time() * 1000), drifts=schedule)
             producer = None
             sink: EventSink
             if target == "kafka":
@@ -69,13 +77,19 @@ def register(app: typer.Typer) -> None:
             if analyst:
                 schemas = load_schemas()
                 codec = AvroCodec(schemas, registry_for(settings.schema_registry_url, schemas))
-                desk = AnalystDesk(AnalystBot(AnalystConfig(seed=seed, sample_rate=sample_rate)),
-                                   clients, codec, topics)
+                low, high = labels.get("delay_s", (2.0, 6.0))
+                bot = AnalystBot(AnalystConfig(
+                    seed=seed, min_delay_s=float(low), max_delay_s=float(high),
+                    sample_rate=float(labels.get("sample_rate", 0.05)
+                                      if sample_rate is None else sample_rate),
+                    noise=float(labels.get("noise", 0.01)),
+                    dispute_rate=float(labels.get("dispute_rate", 0.0))))
+                desk = AnalystDesk(bot, clients, codec, topics)
                 observers.append(desk.observe)
                 tasks.append(asyncio.create_task(desk.run(inner, linger_s=10.0)))
             stream = PacedStream(simulator, sink, duration_s=duration, observers=observers)
-            typer.echo(f"simulating {stream.total} events at {rate:g}/s, seed {seed}, "
-                       f"drifts {schedule.describe()} -> {target}")
+            typer.echo(f"simulating {stream.total} {chosen.name} events at {rate:g}/s, seed "
+                       f"{seed}, drifts {schedule.describe()} -> {target}")
             started = time.monotonic()
             await stream.run(stopping)
             inner.set()

@@ -53,7 +53,8 @@ def _when(ms: int | datetime) -> str:
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def status(model: str = typer.Option("fraud", help="Model name."),
+    def status(model: str | None = typer.Option(None, help="Model name; default: the "
+                                                "domain's."),
                recent: int = typer.Option(10, help="Lifecycle events and signals to show.")
                ) -> None:
         """Champion, live quality, open drift signals and recent lifecycle events."""
@@ -68,6 +69,7 @@ def register(app: typer.Typer) -> None:
         MonitorSettings, StateStore = monitor.MonitorSettings, state_store.StateStore  # noqa: N806
 
         settings = MonitorSettings()
+        model = model or settings.load_domain().model_name
         champion = ModelRegistry(settings.registry_root()).alias(model, "champion")
         typer.echo(f"model {model}: champion "
                    f"{'none' if champion is None else champion.version}")

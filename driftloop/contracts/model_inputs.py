@@ -1,10 +1,9 @@
-"""Model inputs computed from the event itself, as the domain declares them (domains/NAME.json,
-section ``model_inputs``). Keeping the recipe in the domain file means a second domain brings
-its own inputs as data, and training and serving compute them the same way."""
+"""Model inputs computed from the event itself, as the domain declares them (domains/NAME/
+domain.toml, section ``model_inputs``). Keeping the recipe in the domain's file means a second
+domain brings its own inputs as data, and training and serving compute them the same way."""
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from driftloop.contracts.domain import DEFAULT_DOMAINS_DIR
+from driftloop.contracts.domain import Domain
 
 Compute = Callable[[Mapping[str, Any]], float]
 
@@ -38,8 +37,6 @@ def _hour(value: Any) -> float:
     return float((int(value) // 3_600_000) % 24)
 
 
-
-
 def _equals(fld: str, value: Any) -> Compute:
     return lambda e: 1.0 if e.get(fld) == value else 0.0
 
@@ -62,6 +59,10 @@ def _compile(spec: Mapping[str, Any]) -> list[tuple[str, Compute]]:
     if kind == "in_set":
         members = frozenset(spec["values"])
         return [(name, lambda e: 1.0 if e.get(fld) in members else 0.0)]
+    if kind == "in_range":
+        low = float(spec.get("low", -math.inf))
+        high = float(spec.get("high", math.inf))
+        return [(name, lambda e: 1.0 if low <= _number(e.get(fld)) < high else 0.0)]
     raise ModelInputsError(f"input {name!r}: unknown kind {kind!r}")
 
 
@@ -83,12 +84,12 @@ class ModelInputs:
         return cls(tuple(computes), dict(section.get("baseline", {})))
 
     @classmethod
-    def load(cls, domain: str, directory: Path | None = None) -> ModelInputs:
-        path = (directory or DEFAULT_DOMAINS_DIR) / f"{domain}.json"
-        raw = json.loads(path.read_text())
-        if "model_inputs" not in raw:
-            raise ModelInputsError(f"{path} declares no model_inputs")
-        return cls.from_config(raw["model_inputs"])
+    def load(cls, domain: str | None = None, directory: Path | None = None) -> ModelInputs:
+        declared = Domain.load(domain, directory)
+        if not declared.model_inputs:
+            raise ModelInputsError(f"{declared.directory / 'domain.toml'} declares no "
+                                   "model_inputs")
+        return cls.from_config(declared.model_inputs)
 
     @property
     def names(self) -> list[str]:

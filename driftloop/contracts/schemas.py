@@ -1,4 +1,5 @@
-"""Loading the Avro schemas in schemas/: the only definition of what travels between services."""
+"""Loading the Avro schemas: the only definition of what travels between services. The shared
+topics' schemas live in schemas/; each domain's event schema in its folder (domains/NAME/)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from typing import Any
 
 import fastavro
 
-#: The repository's schemas/ folder; deployments may point DRIFTLOOP_SCHEMAS_DIR elsewhere.
+from driftloop.contracts.domain import domains_dir
+
+#: The repository's schemas/ folder: the schemas of the shared topics.
 DEFAULT_SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas"
 
 
@@ -59,11 +62,17 @@ def parse_schema(raw: dict[str, Any]) -> Schema:
 
 
 def load_schemas(directory: Path | None = None) -> SchemaSet:
-    """Read every ``*.avsc`` in ``directory`` (default: the repository's schemas/)."""
+    """Read every ``*.avsc`` in ``directory``; by default the shared schemas/ and every
+    domain's event schemas (domains/*/), so any service can decode any domain's events."""
+    paths = sorted(directory.glob("*.avsc")) if directory else [
+        *sorted(DEFAULT_SCHEMAS_DIR.glob("*.avsc")), *sorted(domains_dir().glob("*/*.avsc"))]
     directory = directory or DEFAULT_SCHEMAS_DIR
     schemas: dict[str, Schema] = {}
-    for path in sorted(directory.glob("*.avsc")):
+    for path in paths:
         schema = parse_schema(json.loads(path.read_text()))
+        if schema.name in schemas:
+            raise ValueError(f"{path} declares {schema.name}, which another schema file "
+                             "already declares")
         schemas[schema.name] = schema
     if not schemas:
         raise FileNotFoundError(f"no *.avsc schemas found in {directory}")

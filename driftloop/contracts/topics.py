@@ -40,7 +40,7 @@ CATALOG: tuple[Topic, ...] = (
     Topic("models.lifecycle", "model name", "driftloop.models.ModelLifecycle", "model changes",
           ("monitor",)),
     Topic("features.repartition", "entity id", "driftloop.features.RepartitionedInput",
-          "the features service's inputs re-keyed by a non-key entity (merchant)",
+          "the features service's inputs re-keyed by another entity of the event",
           ("features.repartition",)),
 )
 
@@ -50,7 +50,8 @@ class Topics:
     """Concrete topic names under an optional prefix, with the domain's event schema."""
 
     prefix: str = ""
-    event_schema: str = "driftloop.cards.CardTransaction"
+    # the domain's event schema (Domain.event_schema); None: events.valid has no schema here
+    event_schema: str | None = None
     catalog: tuple[Topic, ...] = field(default=CATALOG)
 
     def name(self, base: str) -> str:
@@ -61,7 +62,12 @@ class Topics:
     def schema_for(self, base: str) -> str | None:
         for topic in self.catalog:
             if topic.base == base:
-                return self.event_schema if topic.schema == "<domain>" else topic.schema
+                if topic.schema != "<domain>":
+                    return topic.schema
+                if self.event_schema is None:
+                    raise ValueError(f"{base} carries the domain's events: build Topics with "
+                                     "the domain's event_schema (CommonSettings.topics())")
+                return self.event_schema
         raise KeyError(f"unknown topic {base!r}")
 
     def all_names(self) -> list[str]:

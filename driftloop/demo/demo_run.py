@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from driftloop.contracts import AvroCodec, Topics, load_schemas
+from driftloop.contracts import AvroCodec, Domain, Topics, load_schemas
 from driftloop.contracts.schema_registry import registry_for
 from driftloop.demo.baselines import BaselineProcess, BaselineSpec
 from driftloop.demo.loop_ledger import LoopLedger
@@ -45,8 +45,7 @@ from driftloop.simulation import (
     HttpEventSink,
     PacedStream,
     SimulatedEvent,
-    SimulatorConfig,
-    TransactionSimulator,
+    stream_for,
 )
 from driftloop.simulation.bad_events import BadEvents
 
@@ -55,11 +54,15 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class DemoConfig:
+    """A demo run. ``domain`` decides the stream, its labels and the services' clocks; every
+    field left None takes the domain's declared value (domains/NAME/domain.toml)."""
+
     output_dir: Path = Path("demo-output")
     duration_s: float = 240.0
     rate: float = 200.0
     seed: int = 7
-    drifts: str = "covariate@60,concept@100"
+    domain: str | None = None       # None: DRIFTLOOP_DOMAIN, else domains/index.toml's
+    drifts: str | None = None       # None: the domain's [stream] drifts
     warmup_s: float = 20.0          # quality "before" starts here: the first model needs labels
     # after the stream: the longest wait for the last labels to be given and for every
     # service's consumer group to drain its inputs (a condition, not a pause)
@@ -69,11 +72,13 @@ class DemoConfig:
     # machine closes the loop then decides how long the run is, not what it concludes
     max_extension_s: float = 0.0
     judge_window_s: float = 20.0
-    label_delay_s: tuple[float, float] = (2.0, 6.0)
-    label_noise: float = 0.01
-    sample_rate: float = 0.05
-    dispute_rate: float = 0.7       # share of frauds their cardholders report (chargebacks)
-    bad_rate: float = 0.002         # broken payloads added to the stream, for the dead letters
+    # how labels arrive (None: the domain's [labels]): analysts' delay, their error rate, the
+    # share of traffic they audit, the share of positives owners report (disputes)
+    label_delay_s: tuple[float, float] | None = None
+    label_noise: float | None = None
+    sample_rate: float | None = None
+    dispute_rate: float | None = None
+    bad_rate: float | None = None   # broken payloads added to the stream, for the dead letters
     bootstrap: str | None = None    # None: the embedded broker
     broker_port: int = 9092
     topic_prefix: str = ""
@@ -82,22 +87,51 @@ class DemoConfig:
     ports: dict[str, int] = field(default_factory=dict)
     progress_every_s: float = 2.0
     baseline_every: int = 1         # the scoreboard scores a seeded 1/N of the events
-    domain: str = "cards"           # whose model inputs the baselines learn from
+    # from the domain, in __post_init__
+    dispute_delay_s: tuple[float, ...] = field(init=False, default=(5.0, 15.0))
+    positive_rate: float = field(init=False, default=0.5)
+    cadence: dict[str, Any] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        domain = Domain.load(self.domain)
+        self.domain = domain.name
+        labels = domain.labels
+        if self.drifts is None:
+            self.drifts = str(domain.stream.get("drifts", ""))
+        if self.label_delay_s is None:
+            low, high = labels.get("delay_s", (2.0, 6.0))
+            self.label_delay_s = (float(low), float(high))
+        self.label_noise = _or(self.label_noise, labels.get("noise", 0.01))
+        self.sample_rate = _or(self.sample_rate, labels.get("sample_rate", 0.05))
+        self.dispute_rate = _or(self.dispute_rate, labels.get("dispute_rate", 0.0))
+        self.bad_rate = _or(self.bad_rate, labels.get("bad_rate", 0.0))
+        self.dispute_delay_s = tuple(float(v) for v in labels.get("dispute_delay_s", (5, 15)))
+        self.positive_rate = float(domain.stream.get("positive_rate", 0.5))
+        self.cadence = dict(domain.cadence)
 
     def service_env(self) -> dict[str, str]:
         """The services' settings at demo speed. A demo compresses days into minutes (label
         delays of seconds, a drift a minute in), so the loop's clocks shrink with it: the
         first model is trained once the warm-up's labels are in, the monitor's cooldown is
-        seconds, not minutes. Every value stays overridable from the environment."""
-        labels_per_s = self.rate * (self.sample_rate + self.dispute_rate * 0.01)
+        seconds, not minutes. The domain declares each clock in seconds of its label flow
+        (``[cadence]``): a count tuned to one domain's label rate is wrong for another's.
+        Every value stays overridable from the environment."""
+        labels_per_s = self.rate * (float(self.sample_rate or 0.0)
+                                    + float(self.dispute_rate or 0.0) * self.positive_rate)
+        c = self.cadence
+
+        def labels(key: str, seconds: float, floor: int) -> str:
+            return str(max(int(c.get(f"{key}_floor", floor)),
+                           round(labels_per_s * float(c.get(f"{key}_s", seconds)))))
+
         return {
             # a first model as soon as the warm-up's labels are in...
-            "DRIFTLOOP_TRAINER_FIRST_MODEL_LABELS": str(max(500, round(labels_per_s * 20))),
+            "DRIFTLOOP_TRAINER_FIRST_MODEL_LABELS": labels("first_model", 20, 500),
             # ...then retraining when the monitor asks (the schedule is a slow safety net)
-            "DRIFTLOOP_TRAINER_MIN_NEW_LABELS": str(max(1000, round(labels_per_s * 120))),
-            # a retrain request once ~12 s of post-change labels are in: disputes (the
-            # frauds that fooled the model) arrive 5-15 s after the payment
-            "DRIFTLOOP_MONITOR_RETRAIN_MIN_LABELS": str(max(200, round(labels_per_s * 12))),
+            "DRIFTLOOP_TRAINER_MIN_NEW_LABELS": labels("retrain", 120, 1000),
+            # a retrain request once some seconds of post-change labels are in (in cards,
+            # disputes - the frauds that fooled the model - come 5-15 s after the payment)
+            "DRIFTLOOP_MONITOR_RETRAIN_MIN_LABELS": labels("monitor_retrain", 12, 200),
             "DRIFTLOOP_MONITOR_RETRAIN_COOLDOWN_S": "20",
             "DRIFTLOOP_MONITOR_SNAPSHOT_INTERVAL_S": "10",
             # seven processes share two cores here: a lookup that waits for a core is not a
@@ -111,19 +145,21 @@ class DemoConfig:
 class Demo:
     def __init__(self, config: DemoConfig) -> None:
         self.config = config
-        self.schedule = DriftSchedule.parse(config.drifts)
+        self.domain = Domain.load(config.domain)
+        self.schedule = DriftSchedule.parse(config.drifts or "")
         ports = {"ingest": config.ingest_port, **config.ports}
         sup_config = SupervisorConfig(config.output_dir, bootstrap=config.bootstrap,
                                       broker_port=config.broker_port,
                                       topic_prefix=config.topic_prefix,
                                       services=config.services,
-                                      extra_env=config.service_env())
+                                      extra_env=config.service_env(),
+                                      domain=self.domain.name)
         sup_config.ports.update(ports)
         self.supervisor = Supervisor(sup_config)
         self.ledger = LoopLedger()
         self.truth: dict[str, Truth] = {}
         self.baselines = BaselineProcess(BaselineSpec(
-            config.domain, freeze_after_s=config.warmup_s, seed=config.seed,
+            self.domain.name, freeze_after_s=config.warmup_s, seed=config.seed,
             share=1 / max(1, config.baseline_every)))
         self.stopping = asyncio.Event()
         self.stream: PacedStream | None = None
@@ -134,7 +170,7 @@ class Demo:
 
     def _record_truth(self, events: list[SimulatedEvent] | Any, now_ms: int) -> None:
         for e in events:
-            self.truth[e.event_id] = Truth(e.offset_s, e.is_fraud)
+            self.truth[e.event_id] = Truth(e.offset_s, e.positive)
 
     def _progress(self, stream: PacedStream, desk: AnalystDesk, last: list[float]) -> str:
         now = time.monotonic()
@@ -162,26 +198,29 @@ class Demo:
         await wait_for_broker(bootstrap, timeout_s=60)
         schemas = load_schemas()
         codec = AvroCodec(schemas, registry_for(None, schemas))
-        topics = Topics(prefix=cfg.topic_prefix)
+        topics = Topics(prefix=cfg.topic_prefix, event_schema=self.domain.event_schema)
         await ensure_topics(bootstrap, topics.all_names())
         clients = KafkaClients(bootstrap, client_id="demo")
-        bot = AnalystBot(AnalystConfig(seed=cfg.seed, sample_rate=cfg.sample_rate,
-                                       min_delay_s=cfg.label_delay_s[0],
-                                       max_delay_s=cfg.label_delay_s[1],
-                                       noise=cfg.label_noise,
-                                       dispute_rate=cfg.dispute_rate))
+        delay = cfg.label_delay_s or (2.0, 6.0)
+        bot = AnalystBot(AnalystConfig(seed=cfg.seed, sample_rate=float(cfg.sample_rate or 0),
+                                       min_delay_s=delay[0], max_delay_s=delay[1],
+                                       noise=float(cfg.label_noise or 0),
+                                       dispute_rate=float(cfg.dispute_rate or 0),
+                                       dispute_min_delay_s=cfg.dispute_delay_s[0],
+                                       dispute_max_delay_s=cfg.dispute_delay_s[1]))
         desk = AnalystDesk(bot, clients, codec, topics,
                            group_id=f"{cfg.topic_prefix}analyst-bot")
         self.baselines.start()
         self.baselines.follow(desk.published)  # learning each label once it is published
-        simulator = TransactionSimulator(SimulatorConfig(
-            seed=cfg.seed, rate=cfg.rate, start_ms=int(time.time() * 1000),
-            drifts=self.schedule))
+        simulator = stream_for(self.domain, seed=cfg.seed, rate=cfg.rate,
+                               start_ms=int(time.time() * 1000), drifts=self.schedule)
         sink = HttpEventSink(f"http://127.0.0.1:{self.supervisor.config.ports['ingest']}/events")
         self.stream = stream = PacedStream(simulator, sink, duration_s=cfg.duration_s,
                              observers=[self._record_truth, desk.observe,
                                         self.baselines.observe],
-                             bad=BadEvents(cfg.seed, cfg.bad_rate) if cfg.bad_rate else None,
+                             bad=BadEvents(cfg.seed, cfg.bad_rate,
+                                           schemas[self.domain.event_schema].raw, self.domain)
+                             if cfg.bad_rate else None,
                              extend=self._not_yet_judged,
                              max_duration_s=cfg.duration_s + cfg.max_extension_s)
         watcher = LoopWatcher(clients, codec, topics, self.ledger)
@@ -219,11 +258,12 @@ class Demo:
             covariate_onset_s=self.schedule.onset(DriftKind.COVARIATE),
             warmup_s=cfg.warmup_s, sent=stream.sent,
             bad_sent=stream.bad.sent if stream.bad else 0)
-        self.report["config"] = {"seed": cfg.seed, "rate": cfg.rate,
+        self.report["config"] = {"domain": self.domain.name, "seed": cfg.seed,
+                                 "rate": cfg.rate,
                                  "duration_s": cfg.duration_s,
                                  "streamed_s": stream.duration_s, "drifts": cfg.drifts,
                                  "services": self.supervisor.services,
-                                 "label_delay_s": list(cfg.label_delay_s),
+                                 "label_delay_s": list(delay),
                                  "dispute_rate": cfg.dispute_rate, "bad_rate": cfg.bad_rate}
         self.report["drain"] = {"seconds": self.drained_s, "error": self.drain_error}
 
@@ -284,8 +324,8 @@ class Demo:
             loop.add_signal_handler(sig, self.stopping.set)
         cfg = self.config
         cfg.output_dir.mkdir(parents=True, exist_ok=True)
-        print(f"driftloop demo: {cfg.duration_s:.0f}s at {cfg.rate:.0f} events/s, seed "
-              f"{cfg.seed}, drifts {self.schedule.describe()}; services: "
+        print(f"driftloop demo ({self.domain.name}): {cfg.duration_s:.0f}s at {cfg.rate:.0f} "
+              f"events/s, seed {cfg.seed}, drifts {self.schedule.describe()}; services: "
               f"{', '.join(self.supervisor.services) or 'none'}", flush=True)
         try:
             await asyncio.to_thread(self.supervisor.start)
@@ -302,6 +342,10 @@ class Demo:
         print(render_text(self.report))
         print(f"wrote {cfg.output_dir / 'summary.json'} and {cfg.output_dir / 'timeline.png'}")
         return exit_code(self.report)
+
+
+def _or(value: float | None, declared: object) -> float:
+    return float(declared) if value is None else value  # type: ignore[arg-type]
 
 
 def run_demo(config: DemoConfig) -> int:

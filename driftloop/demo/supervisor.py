@@ -39,6 +39,8 @@ class SupervisorConfig:
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     services: list[str] | None = None  # None: every runnable service
     extra_env: dict[str, str] = field(default_factory=dict)
+    # the domain every service runs (the run's choice, over the user's DRIFTLOOP_DOMAIN)
+    domain: str | None = None
     ready_timeout_s: float = 180.0
     grace_s: float = 10.0
 
@@ -69,6 +71,8 @@ class Supervisor:
             # one thread per process: 5 services on 2 cores must not fight over BLAS pools
             "OMP_NUM_THREADS": "1",
         })
+        if self.config.domain:
+            env["DRIFTLOOP_DOMAIN"] = self.config.domain
         for service, port in self.config.ports.items():
             env[f"DRIFTLOOP_{service.upper()}_PORT"] = str(port)
         for service in LOOP_ORDER:  # groups under the topic prefix: runs never share a group

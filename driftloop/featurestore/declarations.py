@@ -1,7 +1,9 @@
-"""Feature declarations: feature_repo/features.toml read without Feast.
+"""Feature declarations: every domain's features.toml (domains/NAME/), read without Feast.
 
-The Feast .py files, the features service and the feature client all read this one file, so a
-feature is declared once. Reading it needs only the standard library (tomllib): the scorer
+feature_repo/features.toml names the Feast project; each domain declares its own entities,
+views and feature services beside its schema. The Feast .py files, the features service and
+the feature client all read them through this module, so a feature is declared (and named)
+once. Reading it needs only the standard library (tomllib): the scorer
 must start fast and stay small, and ``import feast`` costs seconds and hundreds of MB."""
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from driftloop.contracts.domain import FEATURES_FILE, domains_dir
 
 DEFAULT_REPO_DIR = Path(__file__).resolve().parents[2] / "feature_repo"
 
@@ -101,11 +105,16 @@ class ServiceDeclaration:
 @dataclass(frozen=True)
 class FeatureDeclarations:
     project: str
-    lateness_s: int
     entities: dict[str, EntityDeclaration]
     views: dict[str, ViewDeclaration]
     services: dict[str, ServiceDeclaration]
     directory: Path
+    files: tuple[Path, ...] = ()
+
+    @property
+    def lateness_s(self) -> int:
+        """The longest lateness any view accepts (how long a label waits for its event)."""
+        return max((v.lateness_s for v in self.views.values()), default=0)
 
     def service(self, name: str) -> ServiceDeclaration:
         try:
@@ -115,33 +124,59 @@ class FeatureDeclarations:
             raise DeclarationError(f"no feature service {name!r} (declared: {known})") from None
 
     @classmethod
-    def load(cls, directory: Path | None = None) -> FeatureDeclarations:
+    def load(cls, directory: Path | None = None, domains: Path | None = None
+             ) -> FeatureDeclarations:
+        """The project of ``directory``/features.toml (default: feature_repo/) and what it
+        and every domain folder's features.toml declare (default: DRIFTLOOP_DOMAINS_DIR or
+        domains/). Names are global: two files declaring one name is an error."""
         directory = directory or DEFAULT_REPO_DIR
-        raw = tomllib.loads((directory / "features.toml").read_text())
-        entities = {
-            name: EntityDeclaration(name, e["join_key"], e["event_field"], e.get("description", ""))
-            for name, e in raw.get("entities", {}).items()
-        }
-        lateness_s = int(raw.get("lateness_seconds", 0))
+        repo_file = directory / "features.toml"
+        project = tomllib.loads(repo_file.read_text())["project"]
+        files = [repo_file, *sorted((domains or domains_dir()).glob(f"*/{FEATURES_FILE}"))]
+        entities: dict[str, EntityDeclaration] = {}
         views: dict[str, ViewDeclaration] = {}
-        for v in raw.get("views", []):
-            if v["entity"] not in entities:
-                raise DeclarationError(f"view {v['name']!r}: unknown entity {v['entity']!r}")
-            bucket_s = parse_window(str(v["bucket"])) if "bucket" in v else None
-            views[v["name"]] = ViewDeclaration(
-                v["name"], entities[v["entity"]], int(v.get("ttl_days", 1)),
-                tuple(f for a in v.get("aggregates", [])
-                      for f in _expand(v["name"], a, bucket_s)),
-                v.get("description", ""), bucket_s,
-                int(v.get("lateness_seconds", lateness_s)))
-        services = {}
-        for name, s in raw.get("services", {}).items():
-            missing = [v for v in s["views"] if v not in views]
-            if missing:
-                raise DeclarationError(f"feature service {name!r}: unknown views {missing}")
-            services[name] = ServiceDeclaration(
-                name, tuple(views[v] for v in s["views"]), s.get("description", ""))
-        return cls(raw["project"], lateness_s, entities, views, services, directory)
+        services: dict[str, ServiceDeclaration] = {}
+        for path in files:
+            _read(path, entities, views, services)
+        return cls(project, entities, views, services, directory, tuple(files))
+
+
+def _claim(kind: str, name: str, taken: dict[str, Any], path: Path) -> None:
+    if name in taken:
+        raise DeclarationError(f"{path}: {kind} {name!r} is declared twice (names are shared "
+                               "by every domain of one Feast project)")
+
+
+def _read(path: Path, entities: dict[str, EntityDeclaration],
+          views: dict[str, ViewDeclaration], services: dict[str, ServiceDeclaration]) -> None:
+    """Add one features.toml's declarations; its ``lateness_seconds`` is its views' default."""
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise DeclarationError(f"{path}: {exc}") from exc
+    for name, e in raw.get("entities", {}).items():
+        _claim("entity", name, entities, path)
+        entities[name] = EntityDeclaration(name, e["join_key"], e["event_field"],
+                                           e.get("description", ""))
+    lateness_s = int(raw.get("lateness_seconds", 0))
+    for v in raw.get("views", []):
+        _claim("view", v["name"], views, path)
+        if v["entity"] not in entities:
+            raise DeclarationError(f"{path}: view {v['name']!r}: unknown entity {v['entity']!r}")
+        bucket_s = parse_window(str(v["bucket"])) if "bucket" in v else None
+        views[v["name"]] = ViewDeclaration(
+            v["name"], entities[v["entity"]], int(v.get("ttl_days", 1)),
+            tuple(f for a in v.get("aggregates", [])
+                  for f in _expand(v["name"], a, bucket_s)),
+            v.get("description", ""), bucket_s,
+            int(v.get("lateness_seconds", lateness_s)))
+    for name, s in raw.get("services", {}).items():
+        _claim("feature service", name, services, path)
+        missing = [v for v in s["views"] if v not in views]
+        if missing:
+            raise DeclarationError(f"{path}: feature service {name!r}: unknown views {missing}")
+        services[name] = ServiceDeclaration(
+            name, tuple(views[v] for v in s["views"]), s.get("description", ""))
 
 
 def _expand(view: str, aggregate: dict[str, Any], view_bucket_s: int | None

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from driftloop.contracts.domain import Domain
+from driftloop.contracts.domain import Domain, default_domain
 
 
 class FeatureStoreSettings(BaseSettings):
@@ -16,10 +16,12 @@ class FeatureStoreSettings(BaseSettings):
     redis_url: str | None = Field(
         None, description="Redis online store; unset: Feast's SQLite store under data_dir.")
     data_dir: Path = Field(Path(".driftloop"), description="Local state (SQLite, parquet).")
-    domain: str = Field("cards", description="Domain configuration under domains/.")
+    domain: str = Field(default_factory=default_domain,
+                        description="The domain (a folder under domains/); unset: "
+                        "domains/index.toml's default.")
     feature_service: str | None = Field(
         None, description="Feature service the model reads; unset: the domain's "
-        "(domains/NAME.json feature_service).")
+        "(domains/NAME/domain.toml feature_service).")
     feature_repo: Path | None = Field(None, description="feature_repo/ folder; unset: built in.")
     feature_deadline_ms: float = Field(
         25.0, gt=0, description="An online lookup taking longer gives defaults (degraded); "
@@ -40,7 +42,7 @@ class FeatureStoreSettings(BaseSettings):
         domain = Domain.load(self.domain)
         if not domain.feature_service:
             raise ValueError(f"domain {domain.name!r} declares no feature_service in "
-                             f"domains/{domain.name}.json; set it there or set "
+                             f"{domain.directory}/domain.toml; set it there or set "
                              "DRIFTLOOP_FEATURE_SERVICE")
         return domain.feature_service
 

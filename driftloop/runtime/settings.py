@@ -10,6 +10,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from driftloop.contracts import Domain, Topics
+from driftloop.contracts.domain import default_domain
 
 
 class CommonSettings(BaseSettings):
@@ -21,7 +22,9 @@ class CommonSettings(BaseSettings):
     )
     topic_prefix: str = Field("", description="Prefix for every topic name.")
     topic_partitions: int = Field(4, ge=1, description="Partitions of topics created at start.")
-    domain: str = Field("cards", description="Domain configuration under domains/.")
+    domain: str = Field(default_factory=default_domain,
+                        description="The domain (a folder under domains/); unset: "
+                        "domains/index.toml's default.")
     data_dir: Path = Field(Path(".driftloop"), description="Local state: registry, offline store.")
     log_level: str = Field("INFO", description="Python logging level.")
     http_host: str = Field("127.0.0.1", description="Address the service's HTTP server binds.")

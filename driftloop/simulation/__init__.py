@@ -1,6 +1,8 @@
-"""Simulation: the seeded card-transaction world (cards, merchants, habits, fraud patterns,
-scheduled covariate and concept drifts, ground truth per event), the analyst bot that labels
-events as a fraud team would, and the runners that play them against a live loop."""
+"""Simulation: each domain's seeded stream generator (declared in its domain.toml and loaded by
+``stream_for``: the card-transaction world of cards, merchants, habits and fraud patterns; the
+loan applications of River's Agrawal generator), scheduled covariate and concept drifts, the
+ground truth of every event, the analyst bot that labels events, and the runners that play
+them against a live loop."""
 
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ from driftloop.simulation.analyst_desk import AnalystDesk
 from driftloop.simulation.drift_schedule import Drift, DriftKind, DriftSchedule
 from driftloop.simulation.event_sink import EventSink, HttpEventSink, KafkaEventSink, SinkError
 from driftloop.simulation.paced_stream import Observer, PacedStream
+from driftloop.simulation.simulated_event import SimulatedEvent
+from driftloop.simulation.streams import EventStream, generator_of, stream_for
 from driftloop.simulation.transaction_simulator import (
     FRAUD_PATTERNS,
-    SimulatedEvent,
     SimulatorConfig,
     TransactionSimulator,
 )
@@ -27,6 +30,7 @@ __all__ = [
     "DriftKind",
     "DriftSchedule",
     "EventSink",
+    "EventStream",
     "HttpEventSink",
     "KafkaEventSink",
     "LabelDecision",
@@ -38,4 +42,6 @@ __all__ = [
     "SinkError",
     "TransactionSimulator",
     "World",
+    "generator_of",
+    "stream_for",
 ]

@@ -1,8 +1,9 @@
-"""The analyst bot: labels events as a fraud team would. It answers label requests and audits a
-random sample of traffic, each answer arriving after a realistic delay and, now and then,
-wrong (analysts err too). Cardholders dispute most frauds on their cards (chargebacks): the
-team confirms those too, later than a review. In card fraud that is where most positive labels
-come from; a team that only audited a 3 % sample would see a handful of frauds a minute.
+"""The analyst bot: labels events as a team of analysts would. It answers label requests and
+audits a random sample of traffic, each answer arriving after a realistic delay and, now and
+then, wrong (analysts err too). Owners report a share of the positives themselves, later than a
+review (disputes: in cards, chargebacks, where most positive labels come from; a team that
+only audited a 3 % sample would see a handful of frauds a minute). A domain whose every event
+is labelled in time (a loan repaid or not) audits all of them (sample_rate 1).
 
 Pure: the caller passes the time in and publishes what ``due`` returns. Every decision about
 an event (sampled? how long? mislabelled? by whom?) is drawn from a generator seeded by the
@@ -17,7 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from driftloop.simulation.transaction_simulator import SimulatedEvent
+from driftloop.simulation.simulated_event import SimulatedEvent
 
 BOT_PREFIX = "analyst-bot"
 
@@ -28,7 +29,7 @@ class AnalystConfig:
     sample_rate: float = 0.03        # share of all traffic audited without being asked
     min_delay_s: float = 2.0         # an analyst needs a moment...
     max_delay_s: float = 6.0         # ...but labels come within seconds in the demo
-    dispute_rate: float = 0.0        # share of frauds their cardholder disputes
+    dispute_rate: float = 0.0        # share of positives their owner reports (disputes)
     dispute_min_delay_s: float = 5.0  # disputes come later than reviews (days, in real life:
     dispute_max_delay_s: float = 15.0  # the demo compresses them like every other delay)
     noise: float = 0.01              # chance a label is wrong
@@ -72,12 +73,12 @@ class AnalystBot:
     def observe(self, event: SimulatedEvent, now_ms: int) -> LabelDecision | None:
         """Remember the truth of an event the bot can later be asked about; audit a random
         sample of them. Returns the scheduled decision when the event was sampled."""
-        self._truth[event.event_id] = (event.card_id, int(event.is_fraud))
+        self._truth[event.event_id] = (event.entity_id, int(event.positive))
         if len(self._truth) > self.config.memory:
             self._truth.popitem(last=False)
         if self._draw(event.event_id).random() < self.config.sample_rate:
             return self._schedule(event.event_id, now_ms, "sample")
-        if event.is_fraud and self.config.dispute_rate > 0 and random.Random(
+        if event.positive and self.config.dispute_rate > 0 and random.Random(
                 f"dispute:{self.config.seed}:{event.event_id}").random() < self.config.dispute_rate:
             return self._schedule(event.event_id, now_ms, "dispute")
         return None

@@ -1,7 +1,10 @@
 """Broken payloads as buggy applications send them: the stream the demo plays carries a few,
 so the dead-letter path is exercised and shown next to the loop.
 
-They are *extra* payloads, never replacements: the seeded transaction stream stays the same
+The breakages are derived from the domain's event schema (any domain gets them): a required
+field missing, a number sent as text, a number below its declared minimum, a symbol its enum
+does not know, an event time far in the future, a field the schema does not declare, and a
+null entity. They are *extra* payloads, never replacements: the seeded stream stays the same
 whatever the bad rate, and every bad payload carries an id (``bad-<seed>-<n>``, where it has
 an event id at all) so a test can tell it apart from a real event."""
 
@@ -11,55 +14,56 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from driftloop.contracts.domain import Domain
+
 Payload = dict[str, Any]
+Breakage = Callable[[Payload], Payload]
+_NUMBERS = ("int", "long", "float", "double")
 
 
-def _missing_amount(e: Payload) -> Payload:
-    return {k: v for k, v in e.items() if k != "amount"}
+def _base_type(field: dict[str, Any]) -> Any:
+    kind = field["type"]
+    return kind.get("type") if isinstance(kind, dict) and "logicalType" not in kind else kind
 
 
-def _amount_as_text(e: Payload) -> Payload:
-    return {**e, "amount": f"{e['amount']} EUR"}
-
-
-def _negative_amount(e: Payload) -> Payload:
-    return {**e, "amount": -abs(float(e["amount"])) - 1.0}
-
-
-def _unknown_channel(e: Payload) -> Payload:
-    return {**e, "channel": "CARRIER_PIGEON"}
-
-
-def _far_future(e: Payload) -> Payload:
-    return {**e, "event_time": int(e["event_time"]) + 400 * 86_400_000}
-
-
-def _extra_field(e: Payload) -> Payload:
-    return {**e, "cvv": "123"}  # never accept what a schema does not declare
-
-
-def _null_card(e: Payload) -> Payload:
-    return {**e, "card_id": None}
-
-
-#: name -> how a payload breaks; the name says what ingest should complain about.
-BREAKAGES: dict[str, Callable[[Payload], Payload]] = {
-    "missing_amount": _missing_amount,
-    "amount_as_text": _amount_as_text,
-    "negative_amount": _negative_amount,
-    "unknown_channel": _unknown_channel,
-    "far_future": _far_future,
-    "extra_field": _extra_field,
-    "null_card": _null_card,
-}
+def breakages(schema: dict[str, Any], domain: Domain) -> dict[str, Breakage]:
+    """name -> how a payload breaks, for this schema; the name says what ingest should
+    complain about."""
+    fields = schema["fields"]
+    keys = {domain.event_id_field, domain.entity_field, domain.event_time_field}
+    numbers = [f["name"] for f in fields
+               if _base_type(f) in _NUMBERS and f["name"] not in keys]
+    bounded = [f for f in fields if "driftloop.minimum" in f]
+    enums = [f for f in fields if isinstance(f["type"], dict) and f["type"].get("type") == "enum"]
+    entity, when = domain.entity_field, domain.event_time_field
+    out: dict[str, Breakage] = {
+        "far_future": lambda e: {**e, when: int(e[when]) + 400 * 86_400_000},
+        "extra_field": lambda e: {**e, "undeclared_field": "123"},  # never accept it
+        "null_entity": lambda e: {**e, entity: None},
+    }
+    if numbers:
+        name = numbers[0]
+        out["missing_field"] = lambda e: {k: v for k, v in e.items() if k != name}
+        out["number_as_text"] = lambda e: {**e, name: f"{e[name]} units"}
+    if bounded:
+        low = bounded[0]
+        out["below_minimum"] = lambda e: {
+            **e, low["name"]: float(low["driftloop.minimum"]) - 1.0}
+    if enums:
+        enum = enums[0]["name"]
+        out["unknown_symbol"] = lambda e: {**e, enum: "CARRIER_PIGEON"}
+    return out
 
 
 class BadEvents:
     """Decides, per batch, which broken payloads to add. Seeded: the same seed and the same
     batches give the same bad payloads."""
 
-    def __init__(self, seed: int, rate: float) -> None:
+    def __init__(self, seed: int, rate: float, schema: dict[str, Any], domain: Domain) -> None:
         self.rate = rate
+        self.breakages = breakages(schema, domain)
+        self._names = sorted(self.breakages)
+        self._id_field = domain.event_id_field
         self._rng = random.Random(f"bad:{seed}")
         self._seed = seed
         self.sent = 0
@@ -71,9 +75,9 @@ class BadEvents:
         for event in batch:
             if self._rng.random() >= self.rate:
                 continue
-            name = self._rng.choice(sorted(BREAKAGES))
-            renamed = {**event, "event_id": f"bad-{self._seed}-{self.sent}"}
-            out.append(BREAKAGES[name](renamed))
+            name = self._rng.choice(self._names)
+            renamed = {**event, self._id_field: f"bad-{self._seed}-{self.sent}"}
+            out.append(self.breakages[name](renamed))
             self.sent += 1
             self.by_breakage[name] = self.by_breakage.get(name, 0) + 1
         return out

@@ -9,7 +9,8 @@ from collections.abc import Callable, Sequence
 
 from driftloop.simulation.bad_events import BadEvents
 from driftloop.simulation.event_sink import EventSink
-from driftloop.simulation.transaction_simulator import SimulatedEvent, TransactionSimulator
+from driftloop.simulation.simulated_event import SimulatedEvent
+from driftloop.simulation.streams import EventStream
 
 Observer = Callable[[Sequence[SimulatedEvent], int], None]
 
@@ -23,7 +24,7 @@ class PacedStream:
     happen (a retrained model serving long enough to be judged) waits for that condition,
     not for a duration tuned to one machine's speed."""
 
-    def __init__(self, simulator: TransactionSimulator, sink: EventSink, *, duration_s: float,
+    def __init__(self, simulator: EventStream, sink: EventSink, *, duration_s: float,
                  observers: Sequence[Observer] = (), tick_s: float = 0.05,
                  max_batch: int = 5000, bad: BadEvents | None = None,
                  extend: Callable[[], bool] | None = None,
@@ -44,7 +45,7 @@ class PacedStream:
     @property
     def total(self) -> int:
         """Events to send: ``duration_s`` of them, more while ``extend`` asks for more."""
-        rate = self.simulator.config.rate
+        rate = self.simulator.rate
         planned = int(self._duration_s * rate)
         if (self._extend is None or self.simulator.index < planned
                 or not self._extend()):
@@ -54,13 +55,13 @@ class PacedStream:
     @property
     def duration_s(self) -> float:
         """Seconds of stream sent so far (the planned duration once it is over)."""
-        return self.simulator.index / self.simulator.config.rate
+        return self.simulator.index / self.simulator.rate
 
     async def run(self, stopping: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         self.started_ms = int(time.time() * 1000)
-        rate = self.simulator.config.rate
+        rate = self.simulator.rate
         while not stopping.is_set() and self.simulator.index < (total := self.total):
             due = min(total, int((loop.time() - t0) * rate) + 1)
             count = min(due - self.simulator.index, self._max_batch)

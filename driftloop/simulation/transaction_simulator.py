@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftloop.simulation.drift_schedule import DriftKind, DriftSchedule
+from driftloop.simulation.simulated_event import SimulatedEvent
 from driftloop.simulation.world import CHANNELS, FOREIGN_ONLY, Card, World
 
 LEGIT = "legit"
@@ -34,25 +35,6 @@ FRAUD_PATTERNS: tuple[str, ...] = (BURST, BIG_TICKET, NEW_COUNTRY, RING)
 
 #: Contactless payments below this need no PIN: tactic B stays just under it.
 NO_PIN_LIMIT = 50.0
-
-
-@dataclass(frozen=True, slots=True)
-class SimulatedEvent:
-    """One event as an application would send it, with what really happened."""
-
-    index: int
-    offset_s: float
-    event: dict[str, Any]
-    is_fraud: bool
-    pattern: str
-
-    @property
-    def event_id(self) -> str:
-        return str(self.event["event_id"])
-
-    @property
-    def card_id(self) -> str:
-        return str(self.event["card_id"])
 
 
 @dataclass(frozen=True)
@@ -81,6 +63,10 @@ class TransactionSimulator:
         ring_rng = random.Random(f"ring:{config.seed}")
         self._ring = tuple(ring_rng.randrange(len(self.world.merchants))
                            for _ in range(config.ring_size))
+
+    @property
+    def rate(self) -> float:
+        return self.config.rate
 
     @property
     def index(self) -> int:
@@ -157,7 +143,7 @@ class TransactionSimulator:
             merchant = self._foreign(card)
             return SimulatedEvent(i, offset_s, self._event(
                 i, offset_s, card, merchant, amount * rng.uniform(1.5, 4.0),
-                rng.choice(("POS", "ATM", "ONLINE"))), False, TRAVEL)
+                rng.choice(("POS", "ATM", "ONLINE"))), False, TRAVEL, card.card_id)
         if rng.random() < 0.8 - 0.15 * covariate:
             merchant = card.favourites[rng.randrange(len(card.favourites))]
         else:
@@ -166,7 +152,7 @@ class TransactionSimulator:
         if channel == "ATM":
             amount = 20.0 * max(1, round(amount * 2 / 20.0))
         return SimulatedEvent(i, offset_s, self._event(i, offset_s, card, merchant, amount,
-                                                       channel), False, LEGIT)
+                                                       channel), False, LEGIT, card.card_id)
 
     # -- fraud -----------------------------------------------------------------------------
     def _fraud(self, i: int, offset_s: float) -> SimulatedEvent:
@@ -198,7 +184,7 @@ class TransactionSimulator:
             amount = 20.0 * rng.randint(10, 50)
             channel = "ATM"
         return SimulatedEvent(i, offset_s, self._event(i, offset_s, card, merchant, amount,
-                                                       channel), True, pattern)
+                                                       channel), True, pattern, card.card_id)
 
     def _burst_step(self, i: int, offset_s: float, card_idx: int, step: int) -> SimulatedEvent:
         rng = self._rng
@@ -209,11 +195,18 @@ class TransactionSimulator:
         # card testing: a tiny payment first, then the real spending once the card works
         amount = rng.uniform(0.5, 3.0) if step == 0 else rng.uniform(150.0, 900.0)
         return SimulatedEvent(i, offset_s, self._event(i, offset_s, card, merchant, amount,
-                                                       "ONLINE"), True, BURST)
+                                                       "ONLINE"), True, BURST, card.card_id)
 
     def _ring_fraud(self, i: int, offset_s: float, card: Card) -> SimulatedEvent:
         rng = self._rng
         merchant = self._ring[rng.randrange(len(self._ring))]
         amount = rng.uniform(NO_PIN_LIMIT - 12.0, NO_PIN_LIMIT - 0.5)
         return SimulatedEvent(i, offset_s, self._event(i, offset_s, card, merchant, amount,
-                                                       "CONTACTLESS"), True, RING)
+                                                       "CONTACTLESS"), True, RING, card.card_id)
+
+
+def card_stream(seed: int, rate: float, start_ms: int, drifts: DriftSchedule
+                ) -> TransactionSimulator:
+    """The card domain's generator (domains/cards/domain.toml ``[stream]``)."""
+    return TransactionSimulator(SimulatorConfig(seed=seed, rate=rate, start_ms=start_ms,
+                                                drifts=drifts))

@@ -114,7 +114,7 @@ class Features:
         if owned is None:
             carry = self.topology.carry
             owned = self.state[partition] = {
-                v.name: WindowAggregator(v, self.declarations.lateness_s,
+                v.name: WindowAggregator(v, v.lateness_s,
                                          carry if v.name == self.primary else ())
                 for v in self.views}
         return owned

@@ -5,8 +5,10 @@ can be computed where the events land: the *first stage*, per-event windows per 
 partition. A view of any other declared entity (a merchant) needs all of that entity's inputs
 in one place, so the first stage re-keys them onto features.repartition, keyed by the other
 entity's id, as Kafka Streams does with a repartition topic; the *second stage* consumes it
-in its own consumer group and keeps bucketed windows. Labels reach the second stage the same
-way: joined, in the first stage, to the event they label (the first stage holds the card's
+in its own consumer group and keeps bucketed windows. A bucketed view of the key entity itself
+(a rate of its labels) is kept there too, re-keyed onto the same id: the first stage keeps
+per-event windows only, and the second stage is where label inputs are folded. Labels reach
+the second stage the same way: joined, in the first stage, to the event they label (the first stage holds the card's
 events, fields included, for its longest window)."""
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ REPARTITIONED_INPUT = "driftloop.features.RepartitionedInput"
 @dataclass(frozen=True)
 class Topology:
     key_views: tuple[ViewDeclaration, ...]
-    """Views of the entity events.valid is keyed by: per-event windows, first stage."""
+    """Per-event views of the entity events.valid is keyed by: first stage."""
     rekeyed_views: tuple[ViewDeclaration, ...]
-    """Views of every other entity the events name: bucketed windows, second stage."""
+    """Bucketed views (of every other entity the events name, and of the key entity):
+    second stage."""
     entities: tuple[EntityDeclaration, ...]
     """The re-keyed entities, each once."""
     event_values: dict[str, tuple[str, ...]]
@@ -44,12 +47,9 @@ class Topology:
              event_fields: set[str]) -> Topology:
         """The stages of the declared views whose entity the domain's events name."""
         views = [v for v in declarations.views.values() if v.entity.event_field in event_fields]
-        key_views = tuple(v for v in views if v.entity.event_field == key_field)
-        rekeyed = tuple(v for v in views if v.entity.event_field != key_field)
-        for view in key_views:
-            if view.bucket_s is not None or view.sources != {"events"}:
-                raise DeclarationError(f"view {view.name!r} of the key entity keeps per-event "
-                                       "windows over events: no bucket, no labels source")
+        key_views = tuple(v for v in views
+                          if v.entity.event_field == key_field and v.bucket_s is None)
+        rekeyed = tuple(v for v in views if v not in key_views)
         for view in rekeyed:
             if view.bucket_s is None:
                 raise DeclarationError(f"view {view.name!r} is of a re-keyed entity: declare "

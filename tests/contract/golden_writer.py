@@ -9,7 +9,7 @@ from pathlib import Path
 
 from driftloop.contracts import AvroCodec, load_schemas
 from driftloop.contracts.schema_registry import LocalSchemaRegistry, local_schema_id
-from tests.contract.samples import SAMPLES
+from tests.contract.samples import sample_for
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -24,7 +24,7 @@ def main() -> None:
         if (folder / f"{stem}.bin").exists():
             continue
         (folder / f"{stem}.avsc").write_text(json.dumps(schema.raw, indent=2) + "\n")
-        (folder / f"{stem}.bin").write_bytes(codec.encode(schema.name, SAMPLES[schema.name]))
+        (folder / f"{stem}.bin").write_bytes(codec.encode(schema.name, sample_for(schema.name)))
         print(f"wrote golden sample {folder.name}/{stem}")
 
 

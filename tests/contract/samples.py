@@ -1,18 +1,18 @@
-"""One example record per schema, used to write golden samples. A new schema needs a sample
-here (test_golden_exists_for_every_schema says so)."""
+"""One example record per schema, used to write golden samples: the shared topics' records
+are written here; a domain's event is the first event its own stream generator makes (a new
+domain needs no sample here, only ``python -m tests.contract.golden_writer``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from driftloop.contracts import Domain
+from driftloop.contracts.domain import domain_names
+from driftloop.simulation import stream_for
+
 T = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
 SAMPLES: dict[str, dict[str, Any]] = {
-    "driftloop.cards.CardTransaction": {
-        "event_id": "e-golden-1", "card_id": "card-1", "merchant_id": "m-1", "amount": 42.5,
-        "currency": "EUR", "merchant_category": "5411", "channel": "ONLINE", "country": "FR",
-        "event_time": T,
-    },
     "driftloop.ops.DeadLetter": {
         "original": b'{"amount": "NaN"}', "original_truncated": False,
         "error_class": "wrong_type", "reason": "amount: expected a number", "field": "amount",
@@ -54,3 +54,15 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "input_id": "e-golden-1", "time": T, "values": {"amount": 42.5},
     },
 }
+
+
+def sample_for(schema: str) -> dict[str, Any]:
+    """The sample record of a schema: a shared one above, or a domain's first event."""
+    if schema in SAMPLES:
+        return SAMPLES[schema]
+    for name in domain_names():
+        domain = Domain.load(name)
+        if domain.event_schema == schema:
+            return stream_for(domain, seed=1, rate=100.0, start_ms=T).take(1)[0].event
+    raise KeyError(f"no sample for {schema}: add one to tests/contract/samples.py or declare "
+                   "it as a domain's event_schema")

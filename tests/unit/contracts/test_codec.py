@@ -9,7 +9,7 @@ import pytest
 from driftloop.contracts import AvroCodec, DecodeError, EncodeError, load_schemas
 from driftloop.contracts.avro_guard import AvroBoundsError, check_bounds
 from driftloop.contracts.schema_registry import LocalSchemaRegistry, local_schema_id
-from tests.contract.samples import SAMPLES
+from tests.contract.samples import sample_for
 
 EVENT = "driftloop.cards.CardTransaction"
 RECORD = {
@@ -94,7 +94,7 @@ def test_trailing_bytes_are_refused_for_flat_schemas(
 def test_trailing_bytes_are_refused_for_every_schema(codec: AvroCodec) -> None:
     """Every schema, flat or nested, trusted or not: its contract sample plus one byte."""
     for schema in load_schemas():
-        data = codec.encode(schema.name, SAMPLES[schema.name])
+        data = codec.encode(schema.name, sample_for(schema.name))
         assert codec.decode(data, schema.name, untrusted=True)
         name = schema.name
         for untrusted in (True, False):

@@ -18,7 +18,7 @@ from driftloop.simulation import (
 
 
 def _event(i: int, x: float, truth: bool = False) -> SimulatedEvent:
-    return SimulatedEvent(i, float(i), {"event_id": f"e{i}", "x": x}, truth, "-")
+    return SimulatedEvent(i, float(i), {"event_id": f"e{i}", "x": x}, truth, "-", "k")
 
 
 def _label(i: int, label: int, truth: int = 0) -> LabelDecision:
@@ -124,8 +124,8 @@ def _feed(target: Baselines | BaselineProcess) -> None:
         batch = events[start:start + 50]
         target.observe(batch)
         # every 4th event of the batch labelled (its truth), published before the next batch
-        published.extend(LabelDecision(0, e.event_id, "k", int(e.is_fraud), "analyst",
-                                       int(e.is_fraud), "sample") for e in batch[::4])
+        published.extend(LabelDecision(0, e.event_id, "k", int(e.positive), "analyst",
+                                       int(e.positive), "sample") for e in batch[::4])
 
 
 def test_the_worker_process_scores_exactly_as_in_process() -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
+import shutil
 from pathlib import Path
 
 import pytest
 
-import driftloop.contracts.domain as domain_module
+from driftloop.contracts.domain import BUILT_IN_DOMAINS_DIR
 from driftloop.featurestore import FeatureStoreSettings
 
 
@@ -19,9 +19,10 @@ def test_the_domain_names_its_feature_service_and_the_setting_overrides_it() -> 
 
 def test_a_domain_without_one_is_a_clear_error(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    raw = json.loads((domain_module.DEFAULT_DOMAINS_DIR / "cards.json").read_text())
-    del raw["feature_service"]
-    (tmp_path / "bare.json").write_text(json.dumps({**raw, "name": "bare"}))
-    monkeypatch.setattr(domain_module, "DEFAULT_DOMAINS_DIR", tmp_path)
+    bare = tmp_path / "bare"
+    shutil.copytree(BUILT_IN_DOMAINS_DIR / "cards", bare)
+    toml = (bare / "domain.toml").read_text()
+    (bare / "domain.toml").write_text(toml.replace('feature_service = "fraud_v2"', ""))
+    monkeypatch.setenv("DRIFTLOOP_DOMAINS_DIR", str(tmp_path))
     with pytest.raises(ValueError, match="domain 'bare' declares no feature_service"):
         FeatureStoreSettings(domain="bare").service_name()

@@ -81,7 +81,7 @@ def test_cardholders_dispute_frauds_later_than_reviews() -> None:
                                    dispute_min_delay_s=5, dispute_max_delay_s=15))
     stream = events(5000)
     decisions = [d for e in stream if (d := bot.observe(e, 0)) is not None]
-    frauds = [e.event_id for e in stream if e.is_fraud]
+    frauds = [e.event_id for e in stream if e.positive]
     assert {d.reason for d in decisions} == {"dispute"}
     assert {d.event_id for d in decisions} <= set(frauds)
     assert 0.3 * len(frauds) <= len(decisions) <= 0.7 * len(frauds)

@@ -30,20 +30,20 @@ def test_first_event_exact() -> None:
         "amount": 8.61, "currency": "USD", "merchant_category": "5812",
         "channel": "CONTACTLESS", "country": "US", "event_time": 0,
     }
-    assert (first.is_fraud, first.pattern) == (False, "legit")
+    assert (first.positive, first.pattern) == (False, "legit")
 
 
 def test_same_seed_same_stream_other_seed_other_stream() -> None:
     a, b, c = small().take(3000), small().take(3000), small(seed=8).take(3000)
     assert [e.event for e in a] == [e.event for e in b]
-    assert [e.is_fraud for e in a] == [e.is_fraud for e in b]
+    assert [e.positive for e in a] == [e.positive for e in b]
     assert [e.event for e in a] != [e.event for e in c]
 
 
 def test_exact_fraud_counts_before_and_after_a_concept_drift() -> None:
     events = small(drifts="concept@10").take(4000)  # 10 s at 200/s = event 2000
-    assert sum(e.is_fraud for e in events[:2000]) == 18
-    assert sum(e.is_fraud for e in events[2000:]) == 16
+    assert sum(e.positive for e in events[:2000]) == 18
+    assert sum(e.positive for e in events[2000:]) == 16
     after = Counter(e.pattern for e in events[2000:])
     assert after == {"legit": 1606, "legit_travel": 378, "merchant_ring": 14, "burst": 2}
     # before the drift no fraudster uses tactic B and no honest cardholder travels
@@ -57,7 +57,7 @@ def test_every_event_is_valid_for_the_schema() -> None:
         event = dict(sim_event.event, event_time=sim_event.event["event_time"] + now)
         validator.validate(event, now)
         assert sim_event.pattern in FRAUD_PATTERNS + ("legit", "legit_travel")
-        assert sim_event.is_fraud == (sim_event.pattern in FRAUD_PATTERNS)
+        assert sim_event.positive == (sim_event.pattern in FRAUD_PATTERNS)
 
 
 def test_event_time_follows_the_rate() -> None:
