@@ -9,7 +9,7 @@ export PYTHONHASHSEED := 0
 # torch runs single-threaded: on small machines its thread pool fights the event loop.
 export OMP_NUM_THREADS := 1
 
-.PHONY: help install lock redis deploy-tools lint test test-e2e demo bench broker clean
+.PHONY: help install lock redis deploy-tools lint test test-e2e chaos demo bench broker clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ test: install redis deploy-tools lint ## Lint, then every test (the whole loop i
 
 test-e2e: install redis ## Only the whole loop through separate processes (about 3 minutes)
 	$(BIN)/pytest -q -p no:cacheprovider -m e2e tests/e2e
+
+chaos: install redis ## Only the chaos suite: kill -9 of every service under load, fuzzed ingest (tests/chaos/README.md)
+	$(BIN)/pytest -q -s -p no:cacheprovider -m chaos tests/chaos
 
 demo: install ## Run the main job on the embedded stack
 	$(BIN)/driftloop demo

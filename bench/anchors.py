@@ -17,7 +17,7 @@ import math
 import multiprocessing
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,14 +97,26 @@ async def _send_by_partition(producer: AIOKafkaProducer, topic: str,
     await asyncio.gather(*futures)
 
 
-def _clients(bootstrap: str, source: str, group: str
-             ) -> tuple[AIOKafkaConsumer, AIOKafkaProducer]:
+async def _consumer(closing: AsyncExitStack, bootstrap: str, source: str, group: str
+                    ) -> AIOKafkaConsumer:
+    """The anchors' consumer of ``source``, started, and stopped by ``closing`` however its
+    block ends (a failed start included: stop() is safe on a client that never started)."""
     consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=group,
                                 auto_offset_reset="earliest", enable_auto_commit=False,
                                 fetch_max_wait_ms=10, max_partition_fetch_bytes=8 << 20)
+    closing.push_async_callback(consumer.stop)
+    await consumer.start()
+    return consumer
+
+
+async def _producer(closing: AsyncExitStack, bootstrap: str) -> AIOKafkaProducer:
+    """The anchors' producer, started, and stopped (flushed) by ``closing``. Made after the
+    consumer, it is stopped before it: the stack unwinds last in, first out."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5,
                                 max_batch_size=1 << 20, max_request_size=4 << 20)
-    return consumer, producer
+    closing.push_async_callback(producer.stop)
+    await producer.start()
+    return producer
 
 
 async def _consume_forever(bootstrap: str, source: str, sink: str, group: str,
@@ -113,16 +125,16 @@ async def _consume_forever(bootstrap: str, source: str, sink: str, group: str,
                            ) -> None:
     """consume -> handle -> produce (acknowledged) -> commit, until the process is stopped:
     the at-least-once loop anyone writes with aiokafka."""
-    consumer, producer = _clients(bootstrap, source, group)
-    await consumer.start()
-    await producer.start()
-    while True:
-        polled = await consumer.getmany(timeout_ms=100, max_records=BATCH)
-        if not polled:
-            continue
-        records = [r for batch in polled.values() for r in batch]
-        await _send_by_partition(producer, sink, handle(records))
-        await consumer.commit()
+    async with AsyncExitStack() as closing:
+        consumer = await _consumer(closing, bootstrap, source, group)
+        producer = await _producer(closing, bootstrap)
+        while True:
+            polled = await consumer.getmany(timeout_ms=100, max_records=BATCH)
+            if not polled:
+                continue
+            records = [r for batch in polled.values() for r in batch]
+            await _send_by_partition(producer, sink, handle(records))
+            await consumer.commit()
 
 
 # -- ingest: passthrough and Avro encode ------------------------------------------------------
@@ -172,10 +184,10 @@ class RedisWriter:
         schema = avro_schema("card_transaction.avsc")
         fields = [layout.feature_field(self.view, f) for f in self.features]
         ts_field = layout.ts_field(self.view)
-        client = aioredis.Redis.from_url(self.redis_url)
-        consumer, _ = _clients(bootstrap, topic, group)
-        await consumer.start()
-        try:
+        async with AsyncExitStack() as closing:
+            client = aioredis.Redis.from_url(self.redis_url)
+            closing.push_async_callback(client.aclose)
+            consumer = await _consumer(closing, bootstrap, topic, group)
             while not stopping.is_set():
                 polled = await consumer.getmany(timeout_ms=100, max_records=BATCH)
                 newest: dict[str, dict[str, Any]] = {}
@@ -198,9 +210,6 @@ class RedisWriter:
                 await pipe.execute()
                 await consumer.commit()
                 self.applied += count
-        finally:
-            await consumer.stop()
-            await client.aclose()
 
 
 # -- lookup: raw HMGET pipeline, Feast's SDK ---------------------------------------------
@@ -277,42 +286,43 @@ async def _bare_scorer(bootstrap: str, source: str, sink: str, group: str, redis
     prediction = avro_schema("prediction.avsc")
     header = b"\x00" + (1).to_bytes(4, "big")  # a fixed schema id: nobody decodes these
     fields = [layout.feature_field(model.online_view, f) for f in model.online]
-    redis = aioredis.Redis.from_url(redis_url)
-    consumer, producer = _clients(bootstrap, source, group)
-    await consumer.start()
-    await producer.start()
-    while True:
-        polled = await consumer.getmany(timeout_ms=100, max_records=2000)
-        if not polled:
-            continue
-        records = [r for batch in polled.values() for r in batch]
-        events = [fastavro.schemaless_reader(io.BytesIO(r.value[5:]), event_schema, None)
-                  for r in records]
-        entities = list(dict.fromkeys(e[model.join_key] for e in events))
-        pipe = redis.pipeline(transaction=False)
-        for entity in entities:
-            pipe.hmget(layout.entity_key(project, model.join_key, entity), fields)
-        online = {entity: {n: layout.decode_number(raw) or 0.0 for n, raw in zip(
-            model.online, reply, strict=True)}
-            for entity, reply in zip(entities, await pipe.execute(), strict=True)}
-        rows = [[online[e[model.join_key]][n] if n in model.online else _event_input(n, e)
-                 for n in model.features] for e in events]
-        matrix = np.asarray(rows, np.float32)
-        scores = session.run([model.output_name], {model.input_name: matrix})[0].reshape(-1)
-        now = int(time.time() * 1000)
-        out: dict[int, list[tuple[bytes | None, bytes]]] = {}
-        for r, e, row, score in zip(records, events, rows, scores.tolist(), strict=True):
-            buf = io.BytesIO()
-            buf.write(header)
-            fastavro.schemaless_writer(buf, prediction, {
-                "event_id": e["event_id"], "entity_id": e[model.join_key],
-                "model_name": "bare", "model_version": "v1", "score": score,
-                "label": int(score >= 0.5), "confidence": abs(score - 0.5) * 2,
-                "features": dict(zip(model.features, row, strict=True)),
-                "event_time": e["event_time"], "scored_at": now, "latency_ms": 0.0})
-            out.setdefault(r.partition, []).append((e["event_id"].encode(), buf.getvalue()))
-        await _send_by_partition(producer, sink, out)
-        await consumer.commit()
+    async with AsyncExitStack() as closing:
+        redis = aioredis.Redis.from_url(redis_url)
+        closing.push_async_callback(redis.aclose)
+        consumer = await _consumer(closing, bootstrap, source, group)
+        producer = await _producer(closing, bootstrap)
+        while True:
+            polled = await consumer.getmany(timeout_ms=100, max_records=2000)
+            if not polled:
+                continue
+            records = [r for batch in polled.values() for r in batch]
+            events = [fastavro.schemaless_reader(io.BytesIO(r.value[5:]), event_schema, None)
+                      for r in records]
+            entities = list(dict.fromkeys(e[model.join_key] for e in events))
+            pipe = redis.pipeline(transaction=False)
+            for entity in entities:
+                pipe.hmget(layout.entity_key(project, model.join_key, entity), fields)
+            online = {entity: {n: layout.decode_number(raw) or 0.0 for n, raw in zip(
+                model.online, reply, strict=True)}
+                for entity, reply in zip(entities, await pipe.execute(), strict=True)}
+            rows = [[online[e[model.join_key]][n] if n in model.online else _event_input(n, e)
+                     for n in model.features] for e in events]
+            matrix = np.asarray(rows, np.float32)
+            scores = session.run([model.output_name], {model.input_name: matrix})[0].reshape(-1)
+            now = int(time.time() * 1000)
+            out: dict[int, list[tuple[bytes | None, bytes]]] = {}
+            for r, e, row, score in zip(records, events, rows, scores.tolist(), strict=True):
+                buf = io.BytesIO()
+                buf.write(header)
+                fastavro.schemaless_writer(buf, prediction, {
+                    "event_id": e["event_id"], "entity_id": e[model.join_key],
+                    "model_name": "bare", "model_version": "v1", "score": score,
+                    "label": int(score >= 0.5), "confidence": abs(score - 0.5) * 2,
+                    "features": dict(zip(model.features, row, strict=True)),
+                    "event_time": e["event_time"], "scored_at": now, "latency_ms": 0.0})
+                out.setdefault(r.partition, []).append((e["event_id"].encode(), buf.getvalue()))
+            await _send_by_partition(producer, sink, out)
+            await consumer.commit()
 
 
 def bare_scorer(bootstrap: str, source: str, sink: str, group: str, redis_url: str,
