@@ -181,7 +181,7 @@ class RedisWriter:
                   ) -> None:
         import redis.asyncio as aioredis
 
-        schema = avro_schema("card_transaction.avsc")
+        schema = avro_schema("../domains/cards/card_transaction.avsc")
         fields = [layout.feature_field(self.view, f) for f in self.features]
         ts_field = layout.ts_field(self.view)
         async with AsyncExitStack() as closing:
@@ -282,7 +282,7 @@ async def _bare_scorer(bootstrap: str, source: str, sink: str, group: str, redis
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     session = ort.InferenceSession(model.onnx, options, providers=["CPUExecutionProvider"])
-    event_schema = avro_schema("card_transaction.avsc")
+    event_schema = avro_schema("../domains/cards/card_transaction.avsc")
     prediction = avro_schema("prediction.avsc")
     header = b"\x00" + (1).to_bytes(4, "big")  # a fixed schema id: nobody decodes these
     fields = [layout.feature_field(model.online_view, f) for f in model.online]

@@ -169,7 +169,7 @@ async def anchor_figures(bootstrap: str, prefix: str, n: int, raw_rate: float
     with spawned(passthrough, bootstrap, source, sink, f"{prefix}anchor"):
         passed = await backlog_rate(bootstrap, source, sink, n, "a")
     records = [orjson.loads(e) for e in events(n, "f")]
-    encoded = fastavro_encode_rate(records, "card_transaction.avsc")
+    encoded = fastavro_encode_rate(records, "../domains/cards/card_transaction.avsc")
     return [Figure("events.raw backlog vs aiokafka passthrough", raw_rate, passed,
                    "events/s", ">= 0.3x"),
             Figure("events.raw backlog vs fastavro encode alone", raw_rate, encoded,

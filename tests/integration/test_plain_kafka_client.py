@@ -94,7 +94,7 @@ async def test_plain_client_reads_valid_and_deadletter(ingest, kafka_bootstrap: 
     raw_read = await asyncio.to_thread(read_topic, kafka_bootstrap, topics.raw, 2)
 
     # events.valid: keyed by card, Avro in the wire format, a W3C traceparent per event.
-    event_schema = avro_schema("card_transaction.avsc")
+    event_schema = avro_schema("../domains/cards/card_transaction.avsc")
     decoded = {}
     for message in valid:
         schema_id, body = wire_format(message.value())
