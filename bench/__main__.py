@@ -1,8 +1,10 @@
-"""Run every benchmark (``make bench``), or the ones named: ``python -m bench ingest``."""
+"""Run every benchmark (``make bench``), or the ones named: ``python -m bench ingest``.
+``--domain NAME`` (or DRIFTLOOP_DOMAIN) picks the domain of those that play a stream (loop)."""
 
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import platform
 import sys
@@ -12,7 +14,12 @@ import bench
 
 
 def main() -> None:
-    wanted = set(sys.argv[1:])
+    args = sys.argv[1:]
+    if "--domain" in args:
+        at = args.index("--domain")
+        os.environ["DRIFTLOOP_DOMAIN"] = args[at + 1]
+        del args[at:at + 2]
+    wanted = set(args)
     print(f"driftloop benchmarks on {platform.node()}: {platform.processor() or platform.machine()}"
           f", python {platform.python_version()}")
     for info in sorted(pkgutil.iter_modules(bench.__path__), key=lambda i: i.name):

@@ -2,7 +2,8 @@
 labels delayed by a few seconds; and the scoreboard: the closed loop against a static model
 and River's online learners (logistic regression, Hoeffding adaptive tree, adaptive random
 forest) on the same events and labels, with each learner's cost per event. Runs the demo
-(broker + every service as processes) on free ports and prints its figures."""
+(broker + every service as processes) on free ports and prints its figures; on the domain of
+DRIFTLOOP_DOMAIN (``python -m bench loop --domain loans``), its own label flow."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from driftloop.contracts import Domain
 from driftloop.demo.loop_report import render_scoreboard
 
 RATE = int(os.environ.get("DRIFTLOOP_BENCH_LOOP_RATE", "2000"))
@@ -28,12 +30,13 @@ def _free_port() -> int:
 
 
 def main() -> None:
-    out = Path(tempfile.mkdtemp(prefix="bench-loop-"))
+    domain = Domain.load()
+    out = Path(tempfile.mkdtemp(prefix=f"bench-loop-{domain.name}-"))
     ports = ",".join(f"{s}={_free_port()}"
                      for s in ("ingest", "features", "scorer", "trainer", "monitor"))
     cmd = [sys.executable, "-c", "from driftloop.cli.main import app; app()", "demo",
-           "--duration", str(DURATION_S), "--rate", str(RATE), "--drifts",
-           f"concept@{ONSET_S}", "--label-delay", "4", "--output", str(out),
+           "--domain", domain.name, "--duration", str(DURATION_S), "--rate", str(RATE),
+           "--drifts", f"concept@{ONSET_S}", "--output", str(out),
            "--broker-port", str(_free_port()), "--ports", ports, "--drain-timeout", "180"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     summary_path = out / "summary.json"
@@ -44,8 +47,10 @@ def main() -> None:
     s = json.loads(summary_path.read_text())
     t, q = s["times_s"], s["quality_roc_auc"]
     sent = s["events"]["sent"]
-    print(f"stream: {sent} events at {RATE}/s target ({sent / DURATION_S:.0f}/s achieved), "
-          f"labels delayed 2-6 s, concept drift at t={ONSET_S}s")
+    delay = s["config"]["label_delay_s"]
+    print(f"domain {domain.name}: {sent} events at {RATE}/s target "
+          f"({sent / DURATION_S:.0f}/s achieved), labels delayed {delay[0]:g}-{delay[1]:g} s, "
+          f"concept drift at t={ONSET_S}s")
     print(f"loop time (drift onset -> new model promoted): "
           f"{t['loop_time'] if t['loop_time'] is not None else 'did not close'} s "
           f"(target <= 60 s); detected t={t['drift_detected']}, retrain requested "

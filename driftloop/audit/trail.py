@@ -71,7 +71,7 @@ def assemble(event_id: str, events: Sequence[dict[str, Any]],
     name, version = served["model_name"], served["model_version"]
     if version.startswith("baseline-"):
         trail.model = {"version": version, "declared_rule": True,
-                       "note": "the domain's declared rule (domains/NAME.json model_inputs."
+                       "note": "the domain's declared rule (domains/NAME/domain.toml model_inputs."
                                "baseline), served while no champion existed"}
     else:
         try:

@@ -78,7 +78,7 @@ TITLES = {STATIC: "static model (warm-up labels)", "river_lr": "River online LR"
 
 
 def event_inputs(domain: str) -> Encoder:
-    """The domain's event-derived model inputs (domains/NAME.json, ``model_inputs``) computed
+    """The domain's event-derived model inputs (domains/NAME/domain.toml, ``model_inputs``) computed
     exactly as the scorer computes them for its models: one recipe, not a copy."""
     compute: Encoder = ModelInputs.load(domain).compute
     return compute

@@ -1,5 +1,5 @@
-"""ROC AUC by ranks (the Mann-Whitney statistic): the chance a random fraud scores above a
-random genuine event. Ties count half. None when one class is missing: no AUC exists then."""
+"""ROC AUC by ranks (the Mann-Whitney statistic): the chance a random positive scores above a
+random negative one. Ties count half. None when one class is missing: no AUC exists then."""
 
 from __future__ import annotations
 

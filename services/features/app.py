@@ -1,13 +1,13 @@
 """Features wiring: feast apply, two batch loops and a label reader, state rebuild, metrics.
 
-- First stage (consumer group ``features`` on events.valid, keyed by card): the card
-  windows; re-keys each applied event, and each label joined to one, onto
+- First stage (consumer group ``features`` on events.valid, keyed by the domain's entity):
+  its per-event windows; re-keys each applied event, and each label joined to one, onto
   features.repartition, in the same micro-batch (outputs are acknowledged before the offsets
   are committed: at-least-once).
 - Second stage (group ``features.repartition``): the bucketed windows of re-keyed entities
-  (merchants), de-duplicated by input id.
+  (a card's merchant; an applicant's own labelled outcomes), de-duplicated by input id.
 - Labels: every replica reads the whole labels topic into a ``LabelTable`` and joins each
-  label to the card window holding its event, from whichever side comes second.
+  label to the key-entity window holding its event, from whichever side comes second.
 
 Both stages write Feast's online store and append offline parquet per micro-batch, and
 rebuild their windows on every partition assignment by replaying the partition up to the
@@ -16,6 +16,7 @@ committed offset (see ``Topology`` for why there are two stages)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -98,8 +99,8 @@ class Features:
             "source and outcome.", ("source", "outcome"))
         self.label_outcomes = self.metrics.counter(
             "labels_total", "Labels read: joined to a held event, held for their event, "
-            "duplicate (the event had one), no_entity (no card named), expired (held past "
-            "the horizon, their card owned here, never joined), undecodable.", ("outcome",))
+            "duplicate (the event had one), no_entity (no entity named), expired (held past "
+            "the horizon, their entity owned here, never joined), undecodable.", ("outcome",))
         self.batch_seconds = self.metrics.histogram("batch_seconds", "Time per micro-batch.")
         self.redis: RedisOnlineStore | None = None
         self.store: Any = None  # feast.FeatureStore, only for the SQLite online store
@@ -233,13 +234,13 @@ class Features:
     # -- labels: a global table joined to the held events ------------------------------
     def _join(self, held: HeldLabel, partitions: Sequence[int] | None = None
               ) -> list[Outbound]:
-        """The label's repartition records when its event is in an owned card window."""
-        card = held.card
-        if card is None:
+        """The label's repartition records when its event is in an owned key-entity window."""
+        entity = held.entity
+        if entity is None:
             return []
         for partition in self.state if partitions is None else partitions:
             owned = self.state.get(partition)
-            carried = owned[self.primary].carried(card, str(held.record["event_id"])) \
+            carried = owned[self.primary].carried(entity, str(held.record["event_id"])) \
                 if owned else None
             if carried is not None:
                 held.joined = True
@@ -257,7 +258,7 @@ class Features:
         outputs: list[Outbound] = []
         if held is None:
             outcome = "duplicate"
-        elif held.card is None:
+        elif held.entity is None:
             outcome = "no_entity"
         else:
             outputs = self._join(held)
@@ -267,7 +268,7 @@ class Features:
 
     def _expire_labels(self) -> None:
         for held in self.labels.expire():
-            owned = any(held.card in parts[self.primary].entities
+            owned = any(held.entity in parts[self.primary].entities
                         for parts in self.state.values())
             if not held.joined and owned:
                 self.label_outcomes.labels("expired").inc()
@@ -331,29 +332,41 @@ class Features:
         for record in records:
             low, high = offsets.get(record.partition, (record.offset, record.offset))
             offsets[record.partition] = (min(low, record.offset), max(high, record.offset))
+        # Until written, like the online store: the batch's events are already in the windows,
+        # so a failure handed to the batch loop would be retried record by record, every one
+        # a duplicate with nothing to write, and its rows (training data) lost without a trace
+        # (a full disk did this). A file is named by its offsets: writing it again is a no-op.
         for (view, partition), rows in offline.items():
             first, last = offsets[partition]
-            await asyncio.to_thread(self.offline[view].write, partition, first, last, rows)
+            await self._until_written("offline write", functools.partial(
+                asyncio.to_thread, self.offline[view].write, partition, first, last, rows))
 
     async def _write_online(self, views: Sequence[ViewDeclaration], online: Online) -> None:
         """Write until the store takes it: a store outage pauses consumption (and commits)
         instead of dropping features or dead-lettering good events."""
+        async def write() -> None:
+            for view in views:
+                rows = online[view.name]
+                if not rows:
+                    continue
+                if self.redis is not None:
+                    await self.redis.write(view, rows)
+                else:
+                    await asyncio.to_thread(self._write_sqlite, view, rows)
+
+        await self._until_written("online write", write)
+
+    async def _until_written(self, what: str, write: Callable[[], Awaitable[object]]) -> None:
+        """Retry ``write`` with back-off until it succeeds (or the service stops)."""
         backoff = Backoff()
         while True:
             try:
-                for view in views:
-                    rows = online[view.name]
-                    if not rows:
-                        continue
-                    if self.redis is not None:
-                        await self.redis.write(view, rows)
-                    else:
-                        await asyncio.to_thread(self._write_sqlite, view, rows)
+                await write()
                 return
             except Exception as exc:
                 if self.stopping.is_set():
                     raise
-                await backoff.wait(log, "online write", exc)
+                await backoff.wait(log, what, exc)
 
     def _write_sqlite(self, view: ViewDeclaration, rows: dict[str, tuple[datetime, Row]]
                       ) -> None:
@@ -409,14 +422,14 @@ class Features:
 
     async def rebuild(self, partitions: Sequence[TopicPartition]) -> None:
         """The first stage's windows, then the labels they hold: a label read while no one
-        owned its card's partition is joined now (the second stage drops the duplicates)."""
+        owned its entity's partition is joined now (the second stage drops the duplicates)."""
         assert self.consumer is not None
         count = await self._replay(self.consumer, partitions, self._reset, self.apply)
         if self.rekeyed_views and self.publisher is not None:
             owned = [tp.partition for tp in partitions]
             outputs = [o for held in list(self.labels) for o in self._join(held, owned)]
             await self.publisher.publish_until_acked(outputs, self.stopping)
-        log.info("rebuilt card windows of %d partitions", count)
+        log.info("rebuilt key-entity windows of %d partitions", count)
 
     async def rebuild_rekeyed(self, partitions: Sequence[TopicPartition]) -> None:
         assert self.repartition_consumer is not None

@@ -2,9 +2,9 @@
 the first stage holds. Pure.
 
 Every replica reads every label (a *global* table, as Kafka Streams' GlobalKTable): a label is
-keyed by event id, not by the card, so any partition of labels may hold any card's label, and
+keyed by event id, not by the entity, so any partition of labels may hold any entity's label, and
 partitions of events.valid move between replicas. A label is joined from whichever side comes
-second: when it arrives and its event is already in an owned card window, or when its event
+second: when it arrives and its event is already in an owned key-entity window, or when its event
 is applied later (a label may be read before its event, e.g. while the first stage lags).
 The first label of an event wins, as the trainer's does. Labels are forgotten once their label
 time is ``horizon_s`` behind the newest label: by then their event has left every window."""
@@ -24,7 +24,7 @@ class HeldLabel:
     joined: bool = False
 
     @property
-    def card(self) -> str | None:
+    def entity(self) -> str | None:
         entity = self.record.get("entity_id")
         return None if entity is None else str(entity)
 

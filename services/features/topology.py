@@ -8,8 +8,8 @@ entity's id, as Kafka Streams does with a repartition topic; the *second stage* 
 in its own consumer group and keeps bucketed windows. A bucketed view of the key entity itself
 (a rate of its labels) is kept there too, re-keyed onto the same id: the first stage keeps
 per-event windows only, and the second stage is where label inputs are folded. Labels reach
-the second stage the same way: joined, in the first stage, to the event they label (the first stage holds the card's
-events, fields included, for its longest window)."""
+the second stage the same way: joined, in the first stage, to the event they label (the first
+stage holds the key entity's events, fields included, for its longest window)."""
 
 from __future__ import annotations
 

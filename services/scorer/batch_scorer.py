@@ -61,7 +61,7 @@ class BatchScorer:
                           True)
 
     async def _online(self, events: Sequence[Mapping[str, Any]]) -> FeatureRows:
-        """One lookup per distinct entity row: a batch often holds many events of one card."""
+        """One lookup per distinct entity row: a batch often holds many events of one entity."""
         rows = [self._features.entity_row(e) for e in events]
         keys = [tuple(sorted(r.items())) for r in rows]
         unique = dict(zip(keys, rows, strict=True))

@@ -57,8 +57,8 @@ class StaticFeatures:
     ones get ``defaults``."""
 
     defaults: Mapping[str, float]
-    rows: dict[str, dict[str, float]] = field(default_factory=dict)
-    join_key: str = "card_id"
+    rows: dict[str, dict[str, float]]
+    join_key: str
 
     @property
     def feature_names(self) -> list[str]:

@@ -2,8 +2,8 @@
 time look like the values the model will be served.
 
 A count, sum, distinct count or max over a window grows with the history behind it until the
-window is full. Trained on rows from the first hour of a stream, a model learns that a card
-with 30 payments in 24 h is extraordinary; served a day later, every card has that, and the
+window is full. Trained on rows from the first hour of a stream, a model learns that an entity
+with 30 events in 24 h is extraordinary; served a day later, every entity has that, and the
 scores shift with the calendar, not with the risk (a card stream's served ROC AUC fell to
 0.25-0.40 this way, and most data-drift alarms were these counts outgrowing their training
 range). So a growing aggregate is left out of a run unless the history before the run's

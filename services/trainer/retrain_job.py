@@ -50,7 +50,7 @@ class RetrainConfig:
     gate: Gate = field(default_factory=Gate)
     actor: str = "trainer"
     code_version: str | None = None  # None: from git
-    # what a decision is worth (domains/NAME.json "objective"): every threshold is its best cut
+    # what a decision is worth (the domain's "objective"): every threshold is its best cut
     objective: Objective = field(default_factory=Objective)
     # the domain's declared rule: the standard a first model must beat (no champion yet)
     rule: BaselineModel | None = None

@@ -130,3 +130,42 @@ async def test_online_matches_brute_force_across_restart(
         # Never a value from after the label: counts cannot exceed the events up to then.
         assert row["amount_count_24h"] <= len(before)
     await client.close()
+
+
+async def test_a_failed_offline_write_is_retried_until_written_not_lost(
+        kafka_bootstrap: str, redis_url: str, topic_prefix: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk (or any failed parquet write) pauses the batch and retries it: every
+    event's row reaches the offline store (the training data), none is dropped as a
+    'duplicate' of its own first attempt."""
+    from services.features.offline_writer import OfflineWriter
+
+    failures = {"left": 3}
+    real_write = OfflineWriter.write
+
+    def full_disk_first(self: OfflineWriter, *args: object) -> object:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OSError(28, "No space left on device")
+        return real_write(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(OfflineWriter, "write", full_disk_first)
+    settings = FeaturesSettings.model_validate({
+        "kafka_bootstrap": kafka_bootstrap, "topic_prefix": topic_prefix, "redis_url": redis_url,
+        "data_dir": tmp_path, "topic_partitions": 2, "features_port": free_port(),
+        "features_group": f"{topic_prefix}features"})
+    log = events(seed=5, n=120, cards=6)
+    service, stopping, task = await start(settings)
+    await produce_events(kafka_bootstrap, service.topics.valid, log)
+    folder = tmp_path / "offline" / "card_activity"
+    rows = late = 0
+    for _ in range(600):  # a condition: every event is on disk or was refused as too late
+        late = sum(a.too_late for parts in service.state.values() for a in parts.values())
+        rows = sum(pd.read_parquet(p).shape[0] for p in folder.glob("*.parquet"))
+        if rows + late == len(log) and not failures["left"]:
+            break
+        await asyncio.sleep(0.05)
+    stopping.set()
+    await asyncio.wait_for(task, 30)
+    assert failures["left"] == 0
+    assert rows > 0 and rows + late == len(log)

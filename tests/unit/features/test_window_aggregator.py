@@ -12,7 +12,7 @@ from driftloop.featurestore import FeatureDeclarations
 from services.features.window_aggregator import APPLIED, DUPLICATE, TOO_LATE, WindowAggregator
 
 VIEW = FeatureDeclarations.load().views["card_activity"]
-LATENESS = FeatureDeclarations.load().lateness_s
+LATENESS = VIEW.lateness_s
 
 
 def brute_force(events: list[tuple[str, float, dict]], lateness: float) -> dict[str, float]:

@@ -48,7 +48,7 @@ def make(features: StaticFeatures | object, *, deadline_s: float = 0.5,
 
 STORE = StaticFeatures({"amount_count_10m": 0.0, "amount_sum_1h": 0.0},
                        {"c0": {"amount_count_10m": 3.0, "amount_sum_1h": 12.5},
-                        "c1": {"amount_count_10m": 1.0}})
+                        "c1": {"amount_count_10m": 1.0}}, "card_id")
 
 
 async def test_baseline_serves_before_any_champion() -> None:
@@ -101,7 +101,7 @@ async def test_swap_during_a_batch_applies_to_the_next_one() -> None:
             await asyncio.sleep(0.05)
             return await super().lookup(entity_ids)
 
-    scorer, holder = make(SlowStore(dict(STORE.defaults), STORE.rows))
+    scorer, holder = make(SlowStore(dict(STORE.defaults), STORE.rows, "card_id"))
     holder.set_champion(onnx_model("v0001", [0.5, 1.0, 0.1]))
     in_flight = asyncio.create_task(scorer.score([event(i) for i in range(10)]))
     await asyncio.sleep(0.01)
@@ -117,7 +117,7 @@ async def test_store_past_the_deadline_degrades_to_defaults() -> None:
         async def lookup(self, entity_ids):  # type: ignore[no-untyped-def]
             await asyncio.sleep(10)
 
-    scorer, holder = make(StuckStore(dict(STORE.defaults)), deadline_s=0.05)
+    scorer, holder = make(StuckStore(dict(STORE.defaults), {}, "card_id"), deadline_s=0.05)
     holder.set_champion(onnx_model("v0001", [0.5, 1.0, 0.1]))
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -140,7 +140,8 @@ async def test_non_finite_scores_fall_back_to_the_baseline_flagged_degraded() ->
     """A model NaN above 60 once served null scores. The rows it cannot score get the rule
     baseline's score at the baseline's threshold, flagged degraded; the others are untouched."""
     store = StaticFeatures(dict(STORE.defaults),
-                           {**STORE.rows, "c2": {"amount_count_10m": 2.0, "amount_sum_1h": 61.0}})
+                           {**STORE.rows, "c2": {"amount_count_10m": 2.0, "amount_sum_1h": 61.0}},
+                           "card_id")
     scorer, holder = make(store)
     broken = OnnxModel.from_bytes("fraud", "v0001", nan_above_onnx([0.5, 1.0, 0.1], 0.0, 60.0),
                                   metadata(FEATURES), FEATURES, 0.5)  # as if it slipped through
