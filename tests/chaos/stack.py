@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from driftloop.contracts import AvroCodec, Topics, load_schemas
+from driftloop.contracts import AvroCodec, Domain, Topics, load_schemas
 from driftloop.contracts.schema_registry import LocalSchemaRegistry
 from driftloop.demo.service_process import ServiceProcess
 from driftloop.demo.supervisor import LOOP_ORDER, Supervisor, SupervisorConfig
@@ -191,7 +191,8 @@ class ChaosStack:
     def online_store(self) -> RedisOnlineStore:
         declarations = FeatureDeclarations.load(None)
         return RedisOnlineStore(self.redis.url, declarations.project,
-                                declarations.services["fraud_v2"], timeout_s=5.0)
+                                declarations.services[Domain.load().feature_service or ""],
+                                timeout_s=5.0)
 
     def decode(self, records: Iterable[ConsumerRecord], schema: str) -> list[dict[str, Any]]:
         return [self.codec.decode(r.value, schema) for r in records]
@@ -243,14 +244,17 @@ def start_stack(out: Path, bootstrap: str, prefix: str, ports: dict[str, int],
     ``stop_stack`` whatever happens."""
     data = out / "data"
     registry_disk = SmallDisk(data / "registry")
-    offline_disk = SmallDisk(data / "offline")
+    # big enough for every test's history (one parquet file per view, partition and batch
+    # filled the 32 MB of the registry's): only the store test fills it, on purpose
+    offline_disk = SmallDisk(data / "offline", size="512m")
     redis = RedisServer(redis_port, out / "logs" / "redis.log")
     redis.start()
     env = {"DRIFTLOOP_REDIS_URL": redis.url, **extra_env}
     supervisor = Supervisor(SupervisorConfig(out, bootstrap=bootstrap, topic_prefix=prefix,
                                              ports=ports, services=list(LOOP_ORDER),
                                              extra_env=env, ready_timeout_s=240, grace_s=5))
-    stack = ChaosStack(supervisor, redis, registry_disk, offline_disk, Topics(prefix=prefix))
+    stack = ChaosStack(supervisor, redis, registry_disk, offline_disk,
+                       Topics(prefix=prefix, event_schema=Domain.load().event_schema))
     try:
         supervisor.start(say=lambda line: print(line, flush=True))
     except BaseException:
