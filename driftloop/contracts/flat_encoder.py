@@ -3,7 +3,7 @@ bytes, numbers, booleans, enums, timestamps or ``[null, T]`` unions of those, wh
 events, dead letters, labels and drift signals are.
 
 fastavro's ``schemaless_writer`` interprets the schema for every record (~6 µs for a
-card transaction here); at ingest rates that is a fifth of the budget. This encoder turns the
+a domain event here); at ingest rates that is a fifth of the budget. This encoder turns the
 schema into one small function per field once, and writes a record in about half the time.
 It only takes values of exactly the expected Python type: anything else (a missing field, an
 int for a double, a datetime for a timestamp, a value out of range) returns None, and the

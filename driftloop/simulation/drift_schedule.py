@@ -1,8 +1,10 @@
 """Scheduled drifts of the simulated world, by stream time (seconds since the stream started).
 
 Two kinds, because a platform must tell them apart:
-- covariate: the inputs move (people spend more, online), but what fraud looks like does not;
-- concept: fraudsters change tactics, so the same inputs now mean something else and the old
+- covariate: the inputs move (in cards: people spend more, online), but what a positive
+  looks like does not;
+- concept: what decides the label changes (in cards: fraudsters change tactics; in loans:
+  another Agrawal function), so the same inputs now mean something else and the old
   model's errors rise until it is retrained on labels from after the change."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Bucketed windows for hot entities (a merchant sees an event a second or more). Pure: no
+"""Bucketed windows for hot entities (an entity with an event a second or more). Pure: no
 Kafka, no Redis, no clock.
 
 Per entity and per *series* (one input source at one bucket size) it keeps one row per time

@@ -2,8 +2,8 @@
 
 events.valid is keyed (and partitioned) by the domain's entity, so only that entity's views
 can be computed where the events land: the *first stage*, per-event windows per owned
-partition. A view of any other declared entity (a merchant) needs all of that entity's inputs
-in one place, so the first stage re-keys them onto features.repartition, keyed by the other
+partition. A view of any other declared entity the event names needs all of that entity's
+inputs in one place, so the first stage re-keys them onto features.repartition, keyed by the other
 entity's id, as Kafka Streams does with a repartition topic; the *second stage* consumes it
 in its own consumer group and keeps bucketed windows. A bucketed view of the key entity itself
 (a rate of its labels) is kept there too, re-keyed onto the same id: the first stage keeps

@@ -7,7 +7,7 @@ later one is refused and counted (its windows may already have been served). Eac
 keeps only the events its longest window can still need, plus its two newest (for
 ``seconds_since_last``), and the ids it holds, so a redelivered event is not counted twice.
 Fields named in ``carry`` are kept with each event too, for whoever joins to the held events
-(the label join reads the merchant of a labelled event)."""
+(the label join reads the re-keyed entities of a labelled event)."""
 
 from __future__ import annotations
 

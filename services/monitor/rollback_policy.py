@@ -6,7 +6,7 @@ its ROC AUC is within ``margin`` of that bar and rolled back otherwise, with the
 verdict per promotion: a rollback is itself a lifecycle event, not a new promotion to judge.
 
 Ranking quality, not the error rate at the model's threshold: labelled predictions are not a
-random sample (analysts are asked about the uncertain ones, cardholders dispute frauds), so a
+random sample (analysts are asked about the uncertain ones, owners report positives), so a
 model whose threshold flags more events gets more, and harder, questions and shows a higher
 labelled error while ranking far better. Rolling back to a predecessor that no longer ranks
 (the one a concept change demoted) would undo the fix; a threshold is corrected by the next
