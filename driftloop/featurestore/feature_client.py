@@ -71,6 +71,11 @@ class FeatureClient:
         return cls(store, declarations, service.name, settings.deadline_s(0),
                    breaker, settings.feature_deadline_per_row_ms / 1000)
 
+    @property
+    def defaults(self) -> dict[str, float]:
+        """The declared default of every feature: what a lookup answers when it has none."""
+        return dict(self._defaults)
+
     def _defaults_for(self, count: int) -> FeatureLookup:
         return FeatureLookup(self.feature_names, [dict(self._defaults) for _ in range(count)],
                              [list(self.feature_names) for _ in range(count)], True)

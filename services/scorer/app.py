@@ -49,6 +49,7 @@ from driftloop.telemetry import (
     traceparent_of,
 )
 from services.scorer.batch_scorer import BatchScorer, ScoredBatch
+from services.scorer.explanations import Explainer
 from services.scorer.feature_source import FeatureSource
 from services.scorer.label_policy import LabelPolicy
 from services.scorer.model import Model
@@ -92,9 +93,10 @@ class Scorer:
         self.codec = AvroCodec(schemas, registry_for(settings.schema_registry_url, schemas))
         self.validator = RecordValidator(schemas[self.domain.event_schema])
         inputs = ModelInputs.load(settings.domain)
-        self.holder = ModelHolder(BaselineModel.from_config(self.domain.model_name,
-                                                            inputs.baseline))
+        baseline = BaselineModel.from_config(self.domain.model_name, inputs.baseline)
+        self.holder = ModelHolder(baseline)
         self.features = features if features is not None else _default_features(settings)
+        self.explainer = Explainer(baseline, self.features.defaults)
         self.loader = ModelLoader(registry if registry is not None
                                   else _default_registry(settings))
         self.scorer = BatchScorer(
@@ -337,11 +339,12 @@ class Scorer:
         limits = self.settings
 
         @app.post("/predict", tags=["scoring"])
-        async def predict(request: Request) -> Response:
+        async def predict(request: Request, explain: bool = False) -> Response:
             """Score one event (a JSON object) or a batch (a JSON array) with the same
             validation, features and model as the stream. Replies with the predictions;
-            nothing is published. Needs ``Authorization: Bearer <token>`` when
-            DRIFTLOOP_API_TOKEN is set."""
+            nothing is published. ``?explain=true`` adds to each prediction its
+            ``explanation``: the inputs that moved its score most (services/scorer/README.md).
+            Needs ``Authorization: Bearer <token>`` when DRIFTLOOP_API_TOKEN is set."""
             if not self._authorised(request):
                 raise HTTPException(401, "missing or wrong bearer token",
                                     headers={"WWW-Authenticate": "Bearer"})
@@ -367,6 +370,12 @@ class Scorer:
             batch = await self.scorer.score(events)
             self._count(batch, "http")
             out: dict[str, Any] = {"predictions": batch.predictions}
+            if explain and batch.champion is not None:
+                # in a thread: one explanation is one model run of a few thousand rows
+                explained = await asyncio.to_thread(self.explainer.explain_all,
+                                                    batch.champion, batch.predictions)
+                out["predictions"] = [{**p, "explanation": e} for p, e in
+                                      zip(batch.predictions, explained, strict=True)]
             if batch.shadow:
                 out["shadow"] = batch.shadow
             return Response(orjson.dumps(out), media_type="application/json")

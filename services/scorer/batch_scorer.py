@@ -37,6 +37,8 @@ class ScoredBatch:
     #: baseline instead and flagged degraded
     non_finite: int = 0
     shadow_non_finite: int = 0
+    #: the champion that scored ``predictions`` (None for an empty batch): what explains them
+    champion: Model | None = None
 
 
 class BatchScorer:
@@ -171,7 +173,7 @@ class BatchScorer:
         predictions, non_finite = self._records(serving.champion, events, derived, online,
                                                 arrived, False)
         batch = ScoredBatch(
-            predictions, non_finite=non_finite,
+            predictions, non_finite=non_finite, champion=serving.champion,
             degraded=online.degraded and self._needs_store(serving.champion, serving.challenger))
         if serving.challenger is not None:
             batch.shadow, batch.shadow_non_finite = self._records(

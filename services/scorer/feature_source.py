@@ -28,11 +28,15 @@ class FeatureRows(Protocol):
 
 class FeatureSource(Protocol):
     """``feature_names``: every feature the source serves (the scorer logs them all, used by
-    the model or not, so the next model can learn from them); ``entity_row``: the join keys
-    of an event."""
+    the model or not, so the next model can learn from them); ``defaults``: the value each
+    takes when the store has none (the reference explanations start from); ``entity_row``:
+    the join keys of an event."""
 
     @property
     def feature_names(self) -> list[str]: ...
+
+    @property
+    def defaults(self) -> Mapping[str, float]: ...
 
     def entity_row(self, event: Mapping[str, object]) -> dict[str, str]: ...
 

@@ -5,7 +5,7 @@ finite probability per row."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,29 @@ def golden_batch(n_features: int, rows: int = 16, seed: int = 20240601) -> Matri
     return np.vstack([typical, edges, alone, spread]).astype(np.float32)
 
 
+def new_session(onnx_bytes: bytes) -> ort.InferenceSession:
+    """An onnxruntime CPU session as the scorer runs every model."""
+    options = ort.SessionOptions()
+    # One thread per session: the scorer scales by processes, and a thread pool per
+    # session fights the event loop for the same cores at these tiny batch costs.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+
+
+def _feature_means(raw: Any) -> dict[str, float] | None:
+    """The metadata's ``feature_means`` ({name: number}) as floats; None when absent or not
+    of that form (an explanation then starts from the declared defaults)."""
+    if not isinstance(raw, Mapping):
+        return None
+    try:
+        means = {str(name): float(value) for name, value in raw.items()}
+    except (TypeError, ValueError):
+        return None
+    return means if all(np.isfinite(v) for v in means.values()) else None
+
+
 @dataclass(frozen=True)
 class OnnxModel:
     name: str
@@ -51,20 +74,18 @@ class OnnxModel:
     input_name: str
     output_name: str
     is_baseline: bool = False
+    #: the training rows' mean of each input, when the version's metadata carries them
+    #: (``feature_means``): the reference of its explanations
+    feature_means: Mapping[str, float] | None = field(default=None, compare=False)
+    #: the artifact as loaded (explanations build a session of their own from it)
+    onnx_bytes: bytes = field(default=b"", repr=False, compare=False)
 
     @classmethod
     def from_bytes(cls, name: str, version: str, onnx_bytes: bytes,
                    metadata: Mapping[str, Any], features: Sequence[str],
                    threshold: float) -> OnnxModel:
-        options = ort.SessionOptions()
-        # One thread per session: the scorer scales by processes, and a thread pool per
-        # session fights the event loop for the same cores at these tiny batch costs.
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
         try:
-            session = ort.InferenceSession(onnx_bytes, options,
-                                           providers=["CPUExecutionProvider"])
+            session = new_session(onnx_bytes)
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
             raise ModelRejected(f"{name} {version}: not a loadable ONNX model: {exc}") from exc
         inputs = {i.name: i for i in session.get_inputs()}
@@ -82,7 +103,8 @@ class OnnxModel:
         if not features:
             raise ModelRejected(f"{name} {version}: metadata declares no features")
         return cls(name, version, tuple(features), float(threshold), session, input_name,
-                   output_name)
+                   output_name, feature_means=_feature_means(metadata.get("feature_means")),
+                   onnx_bytes=onnx_bytes)
 
     def predict(self, matrix: Matrix) -> Scores:
         out = self.session.run([self.output_name], {self.input_name: matrix})[0]

@@ -1,5 +1,6 @@
 """Small ONNX models for scorer tests, built with onnx.helper: a logistic regression over
-named features, registered through the real ModelRegistry."""
+named features, registered through the real ModelRegistry, and a network shaped like the
+trainer's."""
 
 from __future__ import annotations
 
@@ -62,3 +63,48 @@ def nan_above_onnx(weights: Sequence[float], bias: float, limit: float) -> bytes
 def metadata(features: Sequence[str], threshold: float = 0.5) -> dict[str, object]:
     return {"features": list(features), "input_name": INPUT, "output_name": OUTPUT,
             "threshold": threshold}
+
+
+def mlp_onnx(n_inputs: int, hidden: Sequence[int] = (64, 64), seed: int = 0,
+             mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
+             clip: float = 5.0) -> bytes:
+    """A network shaped like the trainer's ScoringMLP, seeded: ``sign(x) * log(1 + |x|)``,
+    standardised by ``mean`` / ``std`` (default 1 / 1.5 everywhere), clipped to ``clip``,
+    ReLU layers of ``hidden`` widths, one logit, a Sigmoid. x: float32 [N, n_inputs], p:
+    float32 [N, 1]."""
+    rng = np.random.default_rng(seed)
+    mu = np.full(n_inputs, 1.0) if mean is None else np.asarray(mean)
+    sd = np.full(n_inputs, 1.5) if std is None else np.asarray(std)
+    inits = [numpy_helper.from_array(np.asarray(v, np.float32).reshape(shape), name)
+             for name, v, shape in (("one", [1.0], (1,)), ("mean", mu, (n_inputs,)),
+                                    ("std", sd, (n_inputs,)), ("low", [-clip], ()),
+                                    ("high", [clip], ()))]
+    nodes = [helper.make_node("Abs", [INPUT], ["a"]),
+             helper.make_node("Add", ["a", "one"], ["a1"]),
+             helper.make_node("Log", ["a1"], ["l"]),
+             helper.make_node("Sign", [INPUT], ["s"]),
+             helper.make_node("Mul", ["s", "l"], ["q"]),
+             helper.make_node("Sub", ["q", "mean"], ["c"]),
+             helper.make_node("Div", ["c", "std"], ["z"]),
+             helper.make_node("Clip", ["z", "low", "high"], ["h0"])]
+    width, previous = n_inputs, "h0"
+    for i, h in enumerate([*hidden, 1]):
+        w = rng.normal(0.0, 1.0 / np.sqrt(width), size=(width, h))
+        b = rng.normal(0.0, 0.1, size=h)
+        inits += [numpy_helper.from_array(w.astype(np.float32), f"w{i}"),
+                  numpy_helper.from_array(b.astype(np.float32), f"b{i}")]
+        nodes += [helper.make_node("MatMul", [previous, f"w{i}"], [f"m{i}"]),
+                  helper.make_node("Add", [f"m{i}", f"b{i}"], [f"y{i}"])]
+        if i < len(hidden):
+            nodes.append(helper.make_node("Relu", [f"y{i}"], [f"h{i + 1}"]))
+            previous = f"h{i + 1}"
+        else:
+            nodes.append(helper.make_node("Sigmoid", [f"y{i}"], [OUTPUT]))
+        width = h
+    graph = helper.make_graph(
+        nodes, "mlp", [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, [None, n_inputs])],
+        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, [None, 1])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
