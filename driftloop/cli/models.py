@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 
+from driftloop.cli.run_summary import describe_run
 from driftloop.registry import (
     ModelRegistry,
     ModelVersion,
@@ -150,14 +151,24 @@ def register(app: typer.Typer) -> None:
 
     @app.command("runs")
     def runs(model: str | None = model_opt,
-             show: str | None = typer.Option(None, help="Print one run's full record."),
+             show: str | None = typer.Option(
+                 None, help="One run: its decision, confusion matrix, worst slices and "
+                 "calibration error."),
+             as_json: bool = typer.Option(False, "--json", help="With --show: the full "
+                                          "record, error analysis included, as JSON."),
              reproduce: str | None = typer.Option(
                  None, help="Retrain RUN_ID from its record (not registered); compare.")) -> None:
         """Training runs: parameters, data digest, code version, metrics, duration, device."""
         name = _model(model)
         tracker = RunTracker(RegistrySettings().registry_root())
         if show or reproduce:
-            record = tracker.get(name, str(show or reproduce))
+            try:
+                record = tracker.get(name, str(show or reproduce))
+            except KeyError as exc:
+                raise typer.BadParameter(str(exc.args[0])) from exc
+            if show and not as_json:
+                typer.echo(describe_run(record))
+                return
             if reproduce:
                 record = {"run": record["run_id"], **_job().reproduce(record)}
             typer.echo(json.dumps(record, indent=2, sort_keys=True))
@@ -188,12 +199,15 @@ def register(app: typer.Typer) -> None:
                 "evidence": {}})
             typer.echo(f"retrain request {request_id} sent")
             return
-        outcome = _job().run(name, reason=reason, requested_by="cli", request_id=request_id)
+        job = _job()
+        outcome = job.run(name, reason=reason, requested_by="cli", request_id=request_id)
         typer.echo(f"{outcome.version.version} {outcome.run['status']}: "
                    f"{outcome.decision.reason}")
         if publish:
             for record in outcome.lifecycle:
                 _publish(LIFECYCLE_SCHEMA, "models.lifecycle", name, record)
+        if (png := job.plot_errors(outcome.run)) is not None:
+            typer.echo(f"error analysis: driftloop runs --show {outcome.run['run_id']}; {png}")
 
 
 def _job() -> Any:

@@ -6,7 +6,8 @@ The folder holds everything the domain is and nothing else does:
   entity, the event id and the event time; the model's name and the feature service it reads;
   the objective its thresholds serve; the model inputs computed from the event and the rule
   served before any model; the stream generator demos and tests play, with its label cadence
-  (how labels arrive) and the demo-speed clocks of the services;
+  (how labels arrive) and the demo-speed clocks of the services; the slices errors are counted
+  by (``driftloop.contracts.slices``);
 - ``*.avsc``: the event schema (loaded with the shared schemas of schemas/);
 - ``features.toml``: its entities, feature views and feature services (Feast's repository in
   feature_repo/ loads every domain's).
@@ -86,6 +87,8 @@ class Domain:
     stream: dict[str, Any] = field(default_factory=dict)
     labels: dict[str, Any] = field(default_factory=dict)
     cadence: dict[str, Any] = field(default_factory=dict)
+    # the named groups of events the trainer's error analysis counts errors by (Slices)
+    slices: dict[str, Any] = field(default_factory=dict)
     directory: Path = BUILT_IN_DOMAINS_DIR
 
     @classmethod
@@ -123,6 +126,7 @@ class Domain:
             stream=raw.get("stream", {}),
             labels=raw.get("labels", {}),
             cadence=raw.get("cadence", {}),
+            slices=raw.get("slices", {}),
             directory=folder,
         )
 

@@ -4,7 +4,8 @@ with one clear line per problem, before any service runs on it.
 Checked: domain.toml's keys; the event schema (in the folder, parseable, naming the entity, id
 and time fields); features.toml (parseable, its names not clashing with another domain's, the
 feature service declared, its views' entities named by the event); the model inputs (each
-reads a schema field, the rule weighs declared inputs); the objective; the stream generator
+reads a schema field, the rule weighs declared inputs); the slices (each read from a declared
+input on a schema field); the objective; the stream generator
 (importable, seeded, its events valid under the schema and keyed by their entity)."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from driftloop.contracts.domain import Domain, DomainError, domains_dir
 from driftloop.contracts.model_inputs import ModelInputs, ModelInputsError
 from driftloop.contracts.schemas import Schema, parse_schema
+from driftloop.contracts.slices import SliceError, Slices
 from driftloop.contracts.validation import RecordValidator, ValidationError
 
 #: Events the generator is asked for (seeded): enough to meet every branch a stream has early.
@@ -49,6 +51,7 @@ def check_domain(name: str, directory: Path | None = None) -> CheckReport:
     fields = set(schema.field_names()) if schema else set()
     _check_features(domain, fields, report)
     _check_inputs(domain, fields, report)
+    _check_slices(domain, fields, report)
     _check_objective(domain, report)
     if schema is not None:
         _check_stream(domain, schema, report)
@@ -143,6 +146,20 @@ def _check_inputs(domain: Domain, fields: set[str], report: CheckReport) -> None
     else:
         report.passed.append(f"{len(inputs.names)} model inputs; the rule weighs "
                              f"{len(weights)} of them")
+
+
+def _check_slices(domain: Domain, fields: set[str], report: CheckReport) -> None:
+    try:
+        slices = Slices.from_config(domain.slices, domain.model_inputs)
+    except SliceError as exc:
+        report.problems.append(f"slices: {exc}")
+        return
+    unread = [s.name for s in slices if fields and s.field not in fields]
+    if unread:
+        report.problems.append(f"slices {unread} read fields the event does not have")
+    elif slices.names:
+        report.passed.append(f"{len(slices)} slices ({', '.join(slices.names)}), each read "
+                             "from a model input")
 
 
 def _check_objective(domain: Domain, report: CheckReport) -> None:

@@ -1,6 +1,7 @@
 """Run tracking: one JSON record per training run (parameters, data marks and digest, code
-version, metrics, confusion matrix, duration, device, decision), next to the registry so that
-`driftloop runs` answers from anywhere the registry is reachable."""
+version, metrics, confusion matrix, duration, device, decision, error analysis), next to the
+registry so that `driftloop runs` answers from anywhere the registry is reachable. A run's
+artifacts (its error analysis as JSON and PNG) sit in a folder named by the run beside it."""
 
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ def new_run_id() -> str:
 
 
 class RunTracker:
-    """Run records under ``<root>/runs/<model>/<run_id>.json`` (any fsspec URL)."""
+    """Run records under ``<root>/runs/<model>/<run_id>.json``, their artifacts under
+    ``<root>/runs/<model>/<run_id>/`` (any fsspec URL)."""
 
     def __init__(self, root: str) -> None:
         self._fs, path = fsspec.core.url_to_fs(str(root))
@@ -64,3 +66,24 @@ class RunTracker:
             return dict(json.loads(self._fs.cat_file(f"{self._base}/{model_name}/{run_id}.json")))
         except FileNotFoundError:
             raise KeyError(f"no run {run_id} of {model_name}") from None
+
+    def artifact_location(self, model_name: str, run_id: str, name: str) -> str:
+        """Where a run's artifact is (a path, or a URL for a remote store)."""
+        path = f"{self._base}/{model_name}/{run_id}/{name}"
+        protocol = self._fs.protocol
+        local = "file" in (protocol if isinstance(protocol, tuple) else (protocol,))
+        return path if local else str(self._fs.unstrip_protocol(path))
+
+    def save_artifact(self, model_name: str, run_id: str, name: str, data: bytes) -> str:
+        """Store one artifact of a run (saved before its record, which names it); returns
+        its location."""
+        directory = f"{self._base}/{model_name}/{run_id}"
+        self._fs.makedirs(directory, exist_ok=True)
+        self._fs.pipe_file(f"{directory}/{name}", data)
+        return self.artifact_location(model_name, run_id, name)
+
+    def artifact(self, model_name: str, run_id: str, name: str) -> bytes:
+        try:
+            return bytes(self._fs.cat_file(f"{self._base}/{model_name}/{run_id}/{name}"))
+        except FileNotFoundError:
+            raise KeyError(f"no artifact {name} of run {run_id} of {model_name}") from None

@@ -203,6 +203,8 @@ class Trainer:
                 assert self.publisher is not None
                 await self.publisher.publish_until_acked(
                     self.lifecycle_outbound(outcome.lifecycle))
+                # the picture of its errors once the promotion is out: it never delays one
+                await asyncio.to_thread(self.job.plot_errors, outcome.run)
         finally:
             span.end()
         self._settle(why, outcome)

@@ -1,11 +1,13 @@
 """One retraining run, start to finish, with no Kafka in sight: select the labelled examples,
 split by time, train the network and the baseline, export both, check ONNX against PyTorch,
 gate on the same held-out rows (the network against the baseline, the better of them against
-the champion), register the candidate, promote or reject it, record the run. The service,
+the champion), analyse the served model's errors on them (per slice, calibration, costliest),
+register the candidate, promote or reject it, record the run. The service,
 `driftloop train --local` and the benchmark all call ``RetrainJob.run``."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -16,6 +18,7 @@ import numpy as np
 import torch
 
 from driftloop.contracts.rule_baseline import BaselineModel
+from driftloop.contracts.slices import Slices
 from driftloop.registry import (
     IntegrityError,
     ModelRegistry,
@@ -25,7 +28,9 @@ from driftloop.registry import (
 from driftloop.registry.run_tracker import RunTracker, git_code_version, new_run_id
 from services.trainer.background_run import RunCancelled
 from services.trainer.baseline import BaselineResult, train_baseline
-from services.trainer.example_store import ExampleStore, Marks
+from services.trainer.error_analysis import analyse
+from services.trainer.error_plot import render_png
+from services.trainer.example_store import Example, ExampleStore, Marks
 from services.trainer.feature_maturity import immature
 from services.trainer.gate import BASELINE, Gate, GateDecision, confusion_matrix, evaluate
 from services.trainer.mlp import TrainParams, TrainResult, pick_device, train_mlp
@@ -56,6 +61,13 @@ class RetrainConfig:
     rule: BaselineModel | None = None
     # growing windowed aggregates (name -> window s): left out until the history covers them
     growing_windows: Mapping[str, int] = field(default_factory=dict)
+    # the domain's slices: the error analysis counts the held-out errors by them
+    slices: Slices = field(default_factory=Slices)
+
+
+#: the error analysis of a run, beside its record (RunTracker artifacts)
+ANALYSIS_JSON = "error_analysis.json"
+ANALYSIS_PNG = "error_analysis.png"
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,12 @@ class RetrainJob:
 
     def dataset(self, marks: Marks) -> tuple[TrainingSet, dict[str, str]]:
         """The run's rows, and the features left out of it with why (feature_maturity)."""
+        _, data, left_out = self._load(marks)
+        return data, left_out
+
+    def _load(self, marks: Marks) -> tuple[list[Example], TrainingSet, dict[str, str]]:
+        """The examples (as logged: the slices are read from them), their training set and
+        the features left out."""
         examples = self.store.examples(marks)
         data = TrainingSet.from_examples(examples)
         if (short := self.shortage(len(data), marks.since_ms)) is not None:
@@ -110,7 +128,7 @@ class RetrainJob:
         if left_out:
             data = TrainingSet.from_examples(
                 examples, [f for f in data.features if f not in left_out])
-        return data, left_out
+        return examples, data, left_out
 
     def run(self, model_name: str, *, reason: str, requested_by: str,
             request_id: str | None = None, marks: Marks | None = None,
@@ -124,7 +142,7 @@ class RetrainJob:
         cfg = self.config
 
         t = time.perf_counter()
-        data, left_out = self.dataset(marks)
+        examples, data, left_out = self._load(marks)
         train, holdout = data.split_by_time(cfg.holdout_fraction)
         digest = data.digest()
         timings["data_s"] = time.perf_counter() - t
@@ -144,10 +162,10 @@ class RetrainJob:
 
         t = time.perf_counter()
         # judged on what will be served: the ONNX scores, not PyTorch's
-        candidate = evaluate(holdout.y, score_onnx(onnx_bytes, holdout.x), result.threshold,
-                             cfg.objective)
-        baseline = evaluate(holdout.y, score_onnx(base_onnx, holdout.x), base.threshold,
-                            cfg.objective)
+        network_scores = score_onnx(onnx_bytes, holdout.x)
+        baseline_scores = score_onnx(base_onnx, holdout.x)
+        candidate = evaluate(holdout.y, network_scores, result.threshold, cfg.objective)
+        baseline = evaluate(holdout.y, baseline_scores, base.threshold, cfg.objective)
         champion, champion_metrics, notes = self._score_champion(model_name, holdout)
         standard = champion.version if champion else None
         if champion is None and cfg.rule is not None:
@@ -156,9 +174,15 @@ class RetrainJob:
             champion_metrics = evaluate(holdout.y, cfg.rule.predict(
                 holdout.columns(cfg.rule.features)), cfg.rule.threshold, cfg.objective)
         decision = cfg.gate.decide(candidate, baseline, champion_metrics, standard, notes)
-        served, served_onnx = ((base, base_onnx) if decision.model == BASELINE
-                               else (result, onnx_bytes))
+        served, served_onnx, served_scores = (
+            (base, base_onnx, baseline_scores) if decision.model == BASELINE
+            else (result, onnx_bytes, network_scores))
         timings["gate_s"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        analysis = self._analyse(decision.model, examples, holdout, served_scores,
+                                 served.threshold)
+        timings["analysis_s"] = time.perf_counter() - t
 
         if should_stop is not None and should_stop():
             raise RunCancelled("stopped before registering")
@@ -245,11 +269,50 @@ class RetrainJob:
             "request_id": request_id,
             "requested_by": requested_by,
             "started_at": run_id.split("-")[0],
+            "error_analysis": analysis,
         }
+        # the artifact first: a record never names a file that is not there (the PNG is
+        # drawn after the run, by plot_errors)
+        analysis["artifacts"] = {
+            "json": self.tracker.save_artifact(model_name, run_id, ANALYSIS_JSON, json.dumps(
+                analysis, indent=2, sort_keys=True).encode())}
         self.tracker.save(run)
         log.info("run %s: %s %s (%s) in %.1fs", run_id, mv.version, run["status"],
                  decision.reason, timings["total_s"])
         return RetrainOutcome(run, mv, decision, records)
+
+    def _analyse(self, model: str, examples: list[Example], holdout: TrainingSet,
+                 scores: np.ndarray, threshold: float) -> dict[str, Any]:
+        """The served model's error analysis on the held-out rows, slices read from the
+        inputs each row's prediction logged."""
+        slices = self.config.slices
+        logged = {e.event_id: e.features for e in examples}
+        analysis = analyse(holdout.y, scores, threshold, objective=self.config.objective,
+                           slices=[slices.of_inputs(logged[i]) for i in holdout.event_ids],
+                           groups=slices.groups(), event_ids=holdout.event_ids)
+        analysis["model"] = model
+        return analysis
+
+    def plot_errors(self, run: dict[str, Any]) -> str | None:
+        """Draw a run's error analysis as a PNG beside its record, and name it there; returns
+        where it is, or None when drawing failed (logged: the run stands without its
+        picture). Called once the run's lifecycle events are out, so the 0.5-3 s matplotlib
+        takes (its import on the first call) never delays a promotion."""
+        analysis = run.get("error_analysis")
+        if not analysis:
+            return None
+        name, run_id = run["model_name"], run["run_id"]
+        try:
+            png = render_png(analysis, f"{name} {run['version']} (run {run_id}): the "
+                             f"{analysis['model']}'s held-out errors")
+            location = self.tracker.save_artifact(name, run_id, ANALYSIS_PNG, png)
+            analysis["artifacts"]["png"] = location
+            self.tracker.save(run)
+        except Exception:
+            # a report, not the run: a matplotlib or storage failure must not fail it
+            log.exception("run %s: error analysis not drawn", run_id)
+            return None
+        return location
 
     def _score_champion(self, model_name: str, holdout: TrainingSet
                         ) -> tuple[ModelVersion | None, dict[str, float] | None, list[str]]:

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from driftloop.contracts.model_inputs import ModelInputs, ModelInputsError
 from driftloop.contracts.rule_baseline import BaselineModel
+from driftloop.contracts.slices import Slices
 from driftloop.featurestore.declarations import FeatureDeclarations
 from driftloop.registry import RegistrySettings
 from driftloop.runtime import CommonSettings
@@ -65,6 +66,7 @@ class TrainerSettings(CommonSettings, RegistrySettings):
         return RetrainConfig(
             objective=Objective.parse(domain.objective),
             rule=BaselineModel.from_config(self.model_name(), rule) if rule else None,
+            slices=Slices.from_config(domain.slices, domain.model_inputs),
             growing_windows=(growing_windows(FeatureDeclarations.load(self.feature_repo))
                              if self.trainer_mature_features_only else {}),
             params=TrainParams(hidden=self.trainer_hidden, epochs=self.trainer_epochs,
