@@ -38,7 +38,7 @@ def own_redis():
 async def test_frozen_redis_degrades_fast(own_redis, tmp_path: Path) -> None:
     proc, url = own_redis
     settings = FeatureStoreSettings.model_validate({
-        "redis_url": url, "data_dir": tmp_path, "feature_deadline_ms": 50,
+        "redis_url": url, "data_dir": tmp_path, "feature_deadline_ms": 250,
         "feature_breaker_failures": 2, "feature_breaker_reset_s": 0.5})
     client = FeatureClient.from_settings(settings)
     # the default feature service joins two entities: rows name the card and the merchant

@@ -114,7 +114,9 @@ async def test_ingest_features_scorer_run_a_new_domain_with_no_code_change(
         # application counted online
         await wait_until_drained(kafka_bootstrap, supervisor.consumer_inputs(topics),
                                  timeout_s=120)
-        client = FeatureClient.from_settings(FeatureStoreSettings(redis_url=redis_url))
+        # a generous deadline: this test is about the values, not how fast a busy box is
+        client = FeatureClient.from_settings(FeatureStoreSettings(
+            redis_url=redis_url, feature_deadline_ms=1000.0))
         try:
             lookup = await client.lookup(sorted(repeats))
             counts = [row["applications_count_10m"] for row in lookup.values]
